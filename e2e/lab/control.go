@@ -1,0 +1,209 @@
+package lab
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+const (
+	apiPort = 6443
+	// readyTimeout bounds the wait for /readyz; Debian's etcd 3.4 and this
+	// kube-apiserver are ready within ~10 s on 2 cores.
+	readyTimeout = 90 * time.Second
+	// NodeGroup is the group in every node certificate; RBAC binds to it.
+	NodeGroup = "vipkeeper-nodes"
+	// rbacName names the Role and RoleBinding the lab creates.
+	rbacName = "vipkeeper"
+)
+
+// etcdArgs runs etcd on loopback inside the API server's namespace.
+func etcdArgs(dataDir string) []string {
+	return []string{
+		"--name=lab",
+		"--data-dir=" + dataDir,
+		"--listen-client-urls=http://127.0.0.1:2379",
+		"--advertise-client-urls=http://127.0.0.1:2379",
+		"--listen-peer-urls=http://127.0.0.1:2380",
+		"--initial-advertise-peer-urls=http://127.0.0.1:2380",
+		"--initial-cluster=lab=http://127.0.0.1:2380",
+		"--logger=zap",
+		"--log-level=warn",
+	}
+}
+
+// apiserverArgs are the flags LAB.md lists, with client-certificate
+// authentication, RBAC and the default admission plugins.
+func apiserverArgs(p *pki, dir string) []string {
+	return []string{
+		"--etcd-servers=http://127.0.0.1:2379",
+		"--bind-address=" + apiAddr4.String(),
+		"--advertise-address=" + apiAddr4.String(),
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--cert-dir=" + dir,
+		"--tls-cert-file=" + p.tlsCert,
+		"--tls-private-key-file=" + p.tlsKey,
+		"--client-ca-file=" + p.caFile,
+		"--service-account-key-file=" + p.saPub,
+		"--service-account-signing-key-file=" + p.saKey,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--authorization-mode=RBAC",
+		"--service-cluster-ip-range=" + serviceRange,
+		"--profiling=false",
+		"--v=1",
+	}
+}
+
+// apiServerURL is what every kubeconfig points at.
+func apiServerURL() string {
+	return "https://" + net.JoinHostPort(apiAddr4.String(), strconv.Itoa(apiPort))
+}
+
+// APIAddr is the API server's address, the one CutAPI blocks.
+func (l *Lab) APIAddr() netip.Addr { return apiAddr4 }
+
+// clientFor builds a clientset from a kubeconfig, dialling from inside ns.
+func clientFor(kubeconfig string, ns *NS) (*kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dial = ns.DialContext
+	cfg.Timeout = 5 * time.Second // every request is tiny; a hang is a fault being tested
+	return kubernetes.NewForConfig(cfg)
+}
+
+// waitReady polls /readyz until it answers "ok" or timeout passes.
+func waitReady(ctx context.Context, c kubernetes.Interface, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		body, err := c.CoreV1().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err == nil && string(body) == "ok" {
+			return nil
+		}
+		last = fmt.Errorf("%v %q", err, body)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kube-apiserver not ready after %v: %v", timeout, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// grantNodes creates the least-privilege Role vipkeeper needs in the lease
+// namespace and binds it to NodeGroup.
+func grantNodes(ctx context.Context, c kubernetes.Interface, ns string) error {
+	_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: rbacName, Namespace: ns},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
+				Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		},
+	}
+	if _, err := c.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create role: %w", err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: rbacName, Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: rbacName},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: NodeGroup}},
+	}
+	if _, err := c.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create rolebinding: %w", err)
+	}
+	return nil
+}
+
+// nodeSubject is the identity in node i's certificate.
+func nodeSubject(name string) pkix.Name {
+	return pkix.Name{CommonName: "vipkeeper:" + name, Organization: []string{NodeGroup}}
+}
+
+var adminSubject = pkix.Name{CommonName: "vipkeeper-lab-admin", Organization: []string{"system:masters"}}
+
+// startAPIServer starts kube-apiserver and waits until it is ready.
+func (l *Lab) startAPIServer(ctx context.Context) error {
+	p, err := l.startProc("kube-apiserver", l.api, nil, l.onControlExit, l.apiserverBin, apiserverArgs(l.pki, l.Dir)...)
+	if err != nil {
+		return err
+	}
+	l.setAPIServer(p)
+	if err := waitReady(ctx, l.admin, readyTimeout); err != nil {
+		return fmt.Errorf("%w\n--- kube-apiserver.log ---\n%s", err, tail(p.log, 30))
+	}
+	return nil
+}
+
+// StopAPIServer stops kube-apiserver (SIGTERM, then SIGKILL after 10 s);
+// etcd and its data stay.
+func (l *Lab) StopAPIServer() {
+	l.t.Helper()
+	if _, err := l.apiServer().stop(10 * time.Second); err != nil {
+		l.t.Fatalf("stop kube-apiserver: %v", err)
+	}
+}
+
+// StartAPIServer starts kube-apiserver again with the same flags and waits
+// for /readyz.
+func (l *Lab) StartAPIServer() {
+	l.t.Helper()
+	if p := l.apiServer(); p != nil && !p.Exited() {
+		l.t.Fatalf("kube-apiserver (pid %d) is still running", p.PID())
+	}
+	if err := l.startAPIServer(context.Background()); err != nil {
+		l.t.Fatalf("start kube-apiserver: %v", err)
+	}
+}
+
+// onControlExit reports etcd or kube-apiserver dying on their own.
+func (l *Lab) onControlExit(p *proc, unexpected bool) {
+	if unexpected {
+		l.fail(fmt.Sprintf("%s (pid %d) exited unexpectedly: %v\n%s", p.name, p.PID(), p.state, tail(p.log, 20)))
+	}
+}
+
+// Admin returns a cluster-admin client (it dials from the API server's
+// namespace, so node faults do not affect it).
+func (l *Lab) Admin() kubernetes.Interface { return l.admin }
+
+// NodeClient returns a client with node i's identity, dialling from node i's
+// namespace.
+func (l *Lab) NodeClient(i int) kubernetes.Interface {
+	l.t.Helper()
+	c, err := clientFor(l.nodes[i].kubeconfig, l.nodes[i].ns)
+	if err != nil {
+		l.t.Fatalf("client for %s: %v", l.NodeName(i), err)
+	}
+	return c
+}
+
+// LeaseHolder returns the lease's holderIdentity ("" if none).
+func (l *Lab) LeaseHolder(ctx context.Context) (string, error) {
+	lease, err := l.admin.CoordinationV1().Leases(l.opts.LeaseNamespace).Get(ctx, l.opts.LeaseName, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	if lease.Spec.HolderIdentity == nil {
+		return "", nil
+	}
+	return *lease.Spec.HolderIdentity, nil
+}

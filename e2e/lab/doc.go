@@ -1,0 +1,22 @@
+// Package lab runs vipkeeper for real on one Linux machine: etcd and a
+// kube-apiserver in a network namespace of their own, N node namespaces and a
+// client namespace joined by a bridge in yet another namespace, and one
+// vipkeeper daemon plus a tiny HTTP server in every node namespace.
+//
+// Topology (documentation addresses only, see ../../shared/LAB.md):
+//
+//	vk-<id>-br    bridge br0; one veth per namespace below plugs into it
+//	vk-<id>-api   eth0 192.0.2.2/24, 2001:db8::2/64; etcd on 127.0.0.1,
+//	              kube-apiserver on 192.0.2.2:6443
+//	vk-<id>-n<k>  eth0 192.0.2.1<k>/24, 2001:db8::1<k>/64; vipkeeper, HTTP server
+//	vk-<id>-cl    eth0 192.0.2.50/24, 2001:db8::50/64; long-lived neighbour cache
+//
+// A Lab is created with Start and torn down by t.Cleanup, by the SIGINT and
+// SIGTERM handler that Main installs, and — after a crash or a test timeout
+// (which skips cleanups) — by the next Start, which reaps what dead test
+// processes left behind, using the state files they wrote. Only processes the
+// lab started (by PID) and namespaces it created (by name) are touched.
+//
+// Test binaries that use the lab must call Main from TestMain: the lab
+// re-executes the test binary as its helper processes.
+package lab

@@ -1,0 +1,172 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// LinkDown sets node i's eth0 administratively down (`ip link set eth0
+// down`). The kernel keeps IPv4 addresses but flushes IPv6 ones, VIPs
+// included.
+func (l *Lab) LinkDown(i int) {
+	l.t.Helper()
+	if err := l.nodes[i].ns.IP("link", "set", "eth0", "down"); err != nil {
+		l.t.Fatalf("LinkDown(%d): %v", i, err)
+	}
+}
+
+// LinkUp sets node i's eth0 up again and restores the node's own addresses,
+// as a network manager would. VIPs are the daemon's business.
+func (l *Lab) LinkUp(i int) {
+	l.t.Helper()
+	n := l.nodes[i]
+	if err := n.ns.IP("link", "set", "eth0", "up"); err != nil {
+		l.t.Fatalf("LinkUp(%d): %v", i, err)
+	}
+	if err := addOwnAddrs(n.port); err != nil {
+		l.t.Fatalf("LinkUp(%d): %v", i, err)
+	}
+}
+
+// cutRules drop traffic between a node and the API server's addresses, in
+// the node's namespace only; the data plane is untouched.
+func cutRules(op string) [][]string {
+	const tag = "vipkeeper-lab-cutapi"
+	var rules [][]string
+	for _, a := range []struct{ cmd, addr string }{{"iptables", apiAddr4.String()}, {"ip6tables", apiAddr6.String()}} {
+		rules = append(rules,
+			[]string{a.cmd, "-w", "5", op, "OUTPUT", "-d", a.addr, "-m", "comment", "--comment", tag, "-j", "DROP"},
+			[]string{a.cmd, "-w", "5", op, "INPUT", "-s", a.addr, "-m", "comment", "--comment", tag, "-j", "DROP"})
+	}
+	return rules
+}
+
+// CutAPI drops all packets between node i and the API server (both ways).
+// Established connections hang rather than reset, as in a real partition.
+func (l *Lab) CutAPI(i int) {
+	l.t.Helper()
+	for _, r := range cutRules("-I") {
+		if out, err := l.nodes[i].ns.Exec(r[0], r[1:]...); err != nil {
+			l.t.Fatalf("CutAPI(%d): %v: %s", i, err, out)
+		}
+	}
+}
+
+// HealAPI removes CutAPI's rules.
+func (l *Lab) HealAPI(i int) {
+	l.t.Helper()
+	for _, r := range cutRules("-D") {
+		if out, err := l.nodes[i].ns.Exec(r[0], r[1:]...); err != nil {
+			l.t.Fatalf("HealAPI(%d): %v: %s", i, err, out)
+		}
+	}
+}
+
+// DelVIP deletes every VIP address node i holds, behind the daemon's back,
+// and returns how many it deleted.
+func (l *Lab) DelVIP(i int) int {
+	l.t.Helper()
+	n := l.nodes[i].ns
+	deleted := 0
+	err := n.withNetlink(func(h *netlink.Handle) error {
+		addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if !slices.Contains(l.opts.VIPs, addrOf(a)) {
+				continue
+			}
+			link, err := h.LinkByIndex(a.LinkIndex)
+			if err != nil {
+				return err
+			}
+			if err := h.AddrDel(link, &a); err != nil {
+				return fmt.Errorf("del %s: %w", a.IPNet, err)
+			}
+			deleted++
+		}
+		return nil
+	})
+	if err != nil {
+		l.t.Fatalf("DelVIP(%d): %v", i, err)
+	}
+	return deleted
+}
+
+func addrOf(a netlink.Addr) netip.Addr {
+	ip, _ := netip.AddrFromSlice(a.IP)
+	return ip.Unmap()
+}
+
+// OwnersOf returns the names of the nodes whose namespace holds vip on any
+// interface. Safe to call from any goroutine.
+func (l *Lab) OwnersOf(vip netip.Addr) ([]string, error) {
+	var owners []string
+	for _, n := range l.nodes {
+		var has bool
+		err := n.ns.withNetlink(func(h *netlink.Handle) error {
+			addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+			for _, a := range addrs {
+				has = has || addrOf(a) == vip
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("addresses of %s: %w", n.name, err)
+		}
+		if has {
+			owners = append(owners, n.name)
+		}
+	}
+	return owners, nil
+}
+
+// Owners returns the names of the nodes holding the first VIP.
+func (l *Lab) Owners() []string {
+	l.t.Helper()
+	o, err := l.OwnersOf(l.opts.VIPs[0])
+	if err != nil {
+		l.t.Fatalf("Owners: %v", err)
+	}
+	return o
+}
+
+// WaitOwner waits until exactly one node holds vip, and returns its name.
+func (l *Lab) WaitOwner(vip netip.Addr, timeout time.Duration) string {
+	l.t.Helper()
+	var last []string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
+		o, err := l.OwnersOf(vip)
+		if err != nil {
+			l.t.Fatalf("WaitOwner: %v", err)
+		}
+		if len(o) == 1 {
+			return o[0]
+		}
+		last = o
+	}
+	l.t.Fatalf("WaitOwner(%s): no single owner after %v; owners %v", vip, timeout, last)
+	return ""
+}
+
+// WaitServed waits until the client gets an answer from vip and returns who
+// answered.
+func (l *Lab) WaitServed(vip netip.Addr, timeout time.Duration) string {
+	l.t.Helper()
+	var last error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		who, err := l.get(context.Background(), l.Target(vip), 200*time.Millisecond)
+		if err == nil {
+			return who
+		}
+		last = err
+	}
+	l.t.Fatalf("WaitServed(%s): client not served after %v: %v", vip, timeout, last)
+	return ""
+}

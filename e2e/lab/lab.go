@@ -1,0 +1,301 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// Options configure a lab. Zero values take the defaults noted per field.
+type Options struct {
+	Nodes          int          // node namespaces and daemons; default 3, at most 9
+	VIPs           []netip.Addr // default DefaultVIPs (one IPv4, one IPv6)
+	Port           int          // the HTTP servers' port; default 8080
+	LeaseName      string       // default "vipkeeper-cp"
+	LeaseNamespace string       // default "kube-system"
+	LeaseDuration  time.Duration
+	RenewDeadline  time.Duration
+	RetryPeriod    time.Duration // defaults 5s, 3s, 1s
+	LogLevel       string        // default "debug"
+	ExtraArgs      []string      // appended to every `vipkeeper run`
+	NoDaemons      bool          // bring up everything but the daemons; start them with StartNode
+}
+
+func (o *Options) defaults() {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	if len(o.VIPs) == 0 {
+		o.VIPs = DefaultVIPs
+	}
+	if o.Port == 0 {
+		o.Port = 8080
+	}
+	if o.LeaseName == "" {
+		o.LeaseName = "vipkeeper-cp"
+	}
+	if o.LeaseNamespace == "" {
+		o.LeaseNamespace = "kube-system"
+	}
+	if o.LeaseDuration == 0 {
+		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = 5*time.Second, 3*time.Second, time.Second
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "debug"
+	}
+}
+
+// Lab is a running lab. Its methods that take no error return must be called
+// from the test's goroutine (they call t.Fatal).
+type Lab struct {
+	ID  string // random; every namespace is named vk-<ID>-<role>
+	Dir string // logs, certificates, kubeconfigs, etcd data
+
+	t                          testing.TB
+	opts                       Options
+	vipkeeperBin, apiserverBin string
+	pki                        *pki
+	br, api, client            *NS
+	nsNames                    []string // every namespace this lab creates, for teardown
+	nodes                      []*node
+	admin                      *kubernetes.Clientset
+	state                      string // state file for the reaper
+	teardownOnce               sync.Once
+
+	mu         sync.Mutex // guards the fields below
+	apiserver  *proc
+	procs      []*proc // every process started, in order
+	namespaces []*NS   // every namespace opened
+	closing    bool    // teardown began: process exits are expected from now on
+}
+
+// Start brings a lab up, or skips the test if the machine cannot run one.
+// Teardown is registered with t.Cleanup.
+func Start(t testing.TB, opts Options) *Lab {
+	t.Helper()
+	SkipUnlessCapable(t)
+	opts.defaults()
+	if opts.Nodes < 1 || opts.Nodes > maxNodes {
+		t.Fatalf("lab: Nodes = %d, want 1..%d", opts.Nodes, maxNodes)
+	}
+	reapStale(t.Logf)
+	vk, apiserver, err := getBinaries()
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	l := &Lab{t: t, opts: opts, vipkeeperBin: vk, apiserverBin: apiserver, ID: newID()}
+	if l.Dir, err = os.MkdirTemp("", "vk-lab-"+l.ID+"-"); err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	register(l)
+	t.Cleanup(l.teardown)
+	began := time.Now()
+	if err := l.up(context.Background()); err != nil {
+		t.Fatalf("lab %s: %v", l.ID, err)
+	}
+	t.Logf("lab %s up in %v (dir %s)", l.ID, time.Since(began).Round(time.Millisecond), l.Dir)
+	return l
+}
+
+// SkipUnlessCapable skips t unless it runs as root with ip, iptables and etcd.
+func SkipUnlessCapable(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("e2e: needs root (network namespaces); run as root, e.g. `sudo make e2e`")
+	}
+	for _, bin := range []string{"ip", "iptables", "ip6tables", "sysctl", "etcd", "go"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("e2e: %s not found (apt-get install -y iproute2 iptables procps etcd-server)", bin)
+		}
+	}
+}
+
+func newID() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// nsName is the name of one of this lab's namespaces.
+func (l *Lab) nsName(role string) string { return "vk-" + l.ID + "-" + role }
+
+func (l *Lab) newNS(role string) (*NS, error) {
+	ns, err := newNS(l.nsName(role))
+	if ns != nil {
+		l.mu.Lock()
+		l.namespaces = append(l.namespaces, ns)
+		l.mu.Unlock()
+	}
+	return ns, err
+}
+
+// startProc starts a process and tracks it for teardown.
+func (l *Lab) startProc(name string, ns *NS, env []string, onExit func(*proc, bool), bin string, args ...string) (*proc, error) {
+	p, err := startProc(name, filepath.Join(l.Dir, name+".log"), ns, env, onExit, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.procs = append(l.procs, p)
+	l.mu.Unlock()
+	return p, nil
+}
+
+// up builds the topology, the control plane and the nodes.
+func (l *Lab) up(ctx context.Context) error {
+	for _, r := range append([]string{"br", "api", "cl"}, nodeRoles(l.opts.Nodes)...) {
+		l.nsNames = append(l.nsNames, l.nsName(r))
+	}
+	if err := l.writeState(l.nsNames); err != nil { // before creating anything the reaper must find
+		return err
+	}
+	var err error
+	if l.br, err = l.newNS("br"); err != nil {
+		return err
+	}
+	if err := addBridge(l.br); err != nil {
+		return err
+	}
+	if l.api, err = l.newNS("api"); err != nil {
+		return err
+	}
+	if err := plug(l.br, port{ns: l.api, peer: "api", addr4: apiAddr4, addr6: apiAddr6}); err != nil {
+		return err
+	}
+	if l.client, err = l.newNS("cl"); err != nil {
+		return err
+	}
+	if err := plug(l.br, port{ns: l.client, peer: "cl", addr4: clientAddr4, addr6: clientAddr6, sysctl: clientSysctls}); err != nil {
+		return err
+	}
+	if l.pki, err = newPKI(l.Dir, net.IP(apiAddr4.AsSlice())); err != nil {
+		return err
+	}
+	adminCfg, err := l.pki.kubeconfig("admin.kubeconfig", adminSubject, apiServerURL())
+	if err != nil {
+		return err
+	}
+	if l.admin, err = clientFor(adminCfg, l.api); err != nil {
+		return err
+	}
+	if _, err = l.startProc("etcd", l.api, nil, l.onControlExit, "etcd", etcdArgs(filepath.Join(l.Dir, "etcd"))...); err != nil {
+		return err
+	}
+	if err := l.startAPIServer(ctx); err != nil {
+		return err
+	}
+	if err := grantNodes(ctx, l.admin, l.opts.LeaseNamespace); err != nil {
+		return err
+	}
+	for i, role := range nodeRoles(l.opts.Nodes) {
+		n, err := l.addNode(i, role)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", role, err)
+		}
+		l.nodes = append(l.nodes, n)
+	}
+	for i := range l.nodes {
+		if err := l.waitHTTP(ctx, i); err != nil {
+			return err
+		}
+		if !l.opts.NoDaemons {
+			if err := l.startDaemon(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Lab) setAPIServer(p *proc) {
+	l.mu.Lock()
+	l.apiserver = p
+	l.mu.Unlock()
+}
+
+func (l *Lab) apiServer() *proc {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.apiserver
+}
+
+// fail reports a failure seen by a background goroutine, unless teardown
+// has begun (then exits are expected and t may be finished).
+func (l *Lab) fail(msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closing {
+		l.t.Errorf("lab %s: %s", l.ID, msg)
+	}
+}
+
+// teardown stops every process the lab started (by PID), deletes the
+// namespaces it created and removes its directory. It runs once, from
+// t.Cleanup or from the signal handler, whichever comes first.
+func (l *Lab) teardown() {
+	l.teardownOnce.Do(func() {
+		l.mu.Lock()
+		l.closing = true
+		procs, namespaces := l.procs, l.namespaces
+		l.mu.Unlock()
+		if l.t.Failed() {
+			l.dumpLogs()
+		}
+		// Nodes first (in parallel; daemons get time to release the lease),
+		// then kube-apiserver, then etcd.
+		var wg sync.WaitGroup
+		for _, p := range procs {
+			if p.name != "etcd" && p.name != "kube-apiserver" {
+				wg.Go(func() { l.stopProc(p, 5*time.Second) })
+			}
+		}
+		wg.Wait()
+		for _, name := range []string{"kube-apiserver", "etcd"} {
+			for _, p := range procs {
+				if p.name == name {
+					l.stopProc(p, 10*time.Second)
+				}
+			}
+		}
+		for _, ns := range namespaces {
+			ns.close()
+		}
+		for i := len(l.nsNames) - 1; i >= 0; i-- {
+			if err := deleteNS(l.nsNames[i]); err != nil {
+				l.t.Errorf("lab teardown: %v", err)
+			}
+		}
+		if os.Getenv(envKeep) == "" {
+			os.RemoveAll(l.Dir)
+		} else {
+			l.t.Logf("lab %s: kept %s", l.ID, l.Dir)
+		}
+		os.Remove(l.state)
+		unregister(l)
+	})
+}
+
+func (l *Lab) stopProc(p *proc, grace time.Duration) {
+	if _, err := p.stop(grace); err != nil {
+		l.t.Errorf("lab teardown: %v", err)
+	}
+}
+
+// dumpLogs prints the tail of every log, for a failed test.
+func (l *Lab) dumpLogs() {
+	for _, n := range l.nodes {
+		l.t.Logf("--- %s: tail of %s ---\n%s", n.name, n.log, tail(n.log, 40))
+	}
+	l.t.Logf("--- tail of kube-apiserver.log ---\n%s", tail(filepath.Join(l.Dir, "kube-apiserver.log"), 15))
+}

@@ -1,0 +1,105 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Addresses. Documentation ranges only (RFC 5737, RFC 3849); nothing here
+// may ever route anywhere else.
+var (
+	apiAddr4    = netip.MustParseAddr("192.0.2.2")
+	apiAddr6    = netip.MustParseAddr("2001:db8::2")
+	clientAddr4 = netip.MustParseAddr("192.0.2.50")
+	clientAddr6 = netip.MustParseAddr("2001:db8::50")
+	// DefaultVIPs are the addresses the daemons keep unless Options.VIPs says
+	// otherwise.
+	DefaultVIPs = []netip.Addr{
+		netip.MustParseAddr("192.0.2.100"),
+		netip.MustParseAddr("2001:db8::100"),
+	}
+	// serviceRange is the API server's --service-cluster-ip-range.
+	serviceRange = "198.51.100.0/24"
+)
+
+const (
+	prefix4 = 24
+	prefix6 = 64
+	// maxNodes keeps node addresses (192.0.2.11 + i) below the client's .50.
+	maxNodes = 9
+)
+
+func nodeAddr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(11 + i)}) }
+
+func nodeAddr6(i int) netip.Addr {
+	b := netip.MustParseAddr("2001:db8::").As16()
+	b[15] = byte(0x11 + i) // 2001:db8::11, ::12, … — mirrors the IPv4 host part
+	return netip.AddrFrom16(b)
+}
+
+// port is one namespace plugged into the bridge.
+type port struct {
+	ns     *NS
+	peer   string // name of the veth end in the bridge namespace
+	addr4  netip.Addr
+	addr6  netip.Addr
+	sysctl []string // extra sysctls, applied before addresses are added
+}
+
+// clientSysctls make the client's neighbour cache outlive any failover, so
+// only gratuitous ARP / unsolicited NA can move it to a new owner's MAC.
+var clientSysctls = []string{
+	"net.ipv4.neigh.eth0.base_reachable_time_ms=600000",
+	"net.ipv4.neigh.eth0.gc_stale_time=3600",
+	"net.ipv6.neigh.eth0.base_reachable_time_ms=600000",
+	"net.ipv6.neigh.eth0.gc_stale_time=3600",
+}
+
+// addBridge creates br0 in its namespace. Snooping is off so solicited-node
+// multicast (NDP) is flooded like on a dumb switch; STP is off so ports
+// forward at once. IPv6 is off in the bridge namespace so it adds no noise.
+func addBridge(br *NS) error {
+	if err := br.Sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"); err != nil {
+		return err
+	}
+	if err := br.IP("link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0"); err != nil {
+		return err
+	}
+	return br.IP("link", "set", "br0", "up")
+}
+
+// plug creates eth0 in p.ns as a veth whose peer is a port of br0.
+func plug(br *NS, p port) error {
+	if err := br.IP("link", "add", p.peer, "type", "veth", "peer", "name", "eth0", "netns", p.ns.Name); err != nil {
+		return err
+	}
+	if err := br.IP("link", "set", p.peer, "master", "br0", "up"); err != nil {
+		return err
+	}
+	// DAD off: addresses (and VIPs) are usable the moment they are added.
+	kv := append([]string{
+		"net.ipv6.conf.all.accept_dad=0",
+		"net.ipv6.conf.default.accept_dad=0",
+		"net.ipv6.conf.eth0.accept_dad=0",
+		"net.ipv6.conf.eth0.accept_ra=0",
+	}, p.sysctl...)
+	if err := p.ns.Sysctl(kv...); err != nil {
+		return err
+	}
+	if err := p.ns.IP("link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	if err := addOwnAddrs(p); err != nil {
+		return err
+	}
+	return p.ns.IP("link", "set", "eth0", "up")
+}
+
+// addOwnAddrs (re)adds a namespace's own addresses; `ip link set down`
+// flushes IPv6 addresses, so LinkUp calls it again, as a network manager would.
+func addOwnAddrs(p port) error {
+	if err := p.ns.IP("addr", "replace", fmt.Sprintf("%s/%d", p.addr4, prefix4), "dev", "eth0"); err != nil {
+		return err
+	}
+	return p.ns.IP("-6", "addr", "replace", fmt.Sprintf("%s/%d", p.addr6, prefix6), "dev", "eth0", "nodad")
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/vipkeeper/vipkeeper/pkg/announce"
+	"github.com/vipkeeper/vipkeeper/pkg/config"
+	"github.com/vipkeeper/vipkeeper/pkg/election"
+	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/kube"
+	"github.com/vipkeeper/vipkeeper/pkg/version"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
+)
+
+// daemon is `vipkeeper run` wired up: built by newDaemon, which starts
+// nothing, and run by run.
+type daemon struct {
+	log        *slog.Logger
+	keeper     *keeper.Keeper
+	components []func(context.Context) error // run beside the keeper, stopped after it
+}
+
+func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
+	if err := cfg.CheckHost(func(name string) error {
+		_, err := net.InterfaceByName(name)
+		return err
+	}, os.LookupEnv); err != nil {
+		return nil, err
+	}
+	restCfg, err := kube.Load(cfg.Kubeconfig)
+	if err != nil {
+		return nil, &config.Error{Source: "--kubeconfig", Err: err}
+	}
+	v := version.Get()
+	leases, err := kube.LeaseClient(restCfg, cfg.RenewDeadline, fmt.Sprintf("vipkeeper/%s (%s) leases", v.Version, cfg.NodeName))
+	if err != nil {
+		return nil, err
+	}
+
+	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat).With("node", cfg.NodeName)
+	klog.SetSlogLogger(log.With("component", "client-go"))
+
+	var k *keeper.Keeper // the binder reports restores to the keeper
+	binder := vip.New(vip.Config{
+		Interface:         cfg.Interface,
+		ReconcileInterval: cfg.ReconcileInterval,
+		OnRestored:        func(a netip.Addr) { k.Restored(a) },
+	}, log)
+	ann := announce.New(announce.Config{
+		Interface:       cfg.Interface,
+		RefreshInterval: cfg.AnnounceRefresh,
+	}, log)
+	el := election.New(election.Config{
+		LeaseName:      cfg.LeaseName,
+		LeaseNamespace: cfg.LeaseNamespace,
+		Identity:       cfg.NodeName,
+		LeaseDuration:  cfg.LeaseDuration,
+		RenewDeadline:  cfg.RenewDeadline,
+		RetryPeriod:    cfg.RetryPeriod,
+	}, leases.CoordinationV1(), func(e election.Event) { k.Notify(e) }, log)
+	k = keeper.New(keeper.Config{
+		VIPs: cfg.VIPs,
+		// The release is one GET and one UPDATE, each bounded by the lease
+		// client's timeout (renew deadline / 2).
+		ReleaseTimeout: cfg.RenewDeadline + time.Second,
+	}, binder, ann, el.Start, log)
+
+	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
+		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
+		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
+	return &daemon{log: log, keeper: k, components: []func(context.Context) error{binder.Start, ann.Start}}, nil
+}
+
+// run blocks until ctx ends (a signal) or a component fails. The keeper
+// shuts down first — unbind, then release the lease — while the binder and
+// announcer still run; they stop after it.
+func (d *daemon) run(ctx context.Context) error {
+	compCtx, stopComponents := context.WithCancel(context.Background())
+	defer stopComponents()
+	keeperCtx, stopKeeper := context.WithCancel(ctx)
+	defer stopKeeper()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards failure
+	var failure error
+	for _, start := range d.components {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := start(compCtx); err != nil && compCtx.Err() == nil {
+				mu.Lock()
+				failure = errors.Join(failure, err)
+				mu.Unlock()
+				stopKeeper()
+			}
+		}()
+	}
+	err := d.keeper.Start(keeperCtx)
+	stopComponents()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if err := errors.Join(failure, err); err != nil {
+		return err
+	}
+	d.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,155 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// option describes one setting. The flag name is the single source of truth:
+// the environment variable and the YAML key are derived from it, so the three
+// ways of setting a value cannot drift apart.
+type option struct {
+	name  string // flag name, e.g. "lease-duration"
+	usage string
+	def   string // default as text; "" means none
+	list  bool   // may be given several times
+	apply func(c *Config, vals []string) error
+}
+
+// EnvVar returns the environment variable for a flag name:
+// "lease-duration" → "VIPKEEPER_LEASE_DURATION".
+func EnvVar(flag string) string {
+	return "VIPKEEPER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// YAMLKey returns the config-file key for a flag name:
+// "lease-duration" → "leaseDuration".
+func YAMLKey(flag string) string {
+	parts := strings.Split(flag, "-")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// options lists every setting of `vipkeeper run`, in the order the reference
+// documentation shows them.
+var options = []option{
+	{name: "node-name", usage: "this node's identity in the Lease (default: the hostname)",
+		apply: func(c *Config, v []string) error { c.NodeName = v[0]; return nil }},
+	{name: "kubeconfig", usage: "kubeconfig file; in-cluster configuration when empty",
+		apply: func(c *Config, v []string) error { c.Kubeconfig = v[0]; return nil }},
+	{name: "vip", list: true, usage: "virtual IP to keep (one IPv4, one IPv6, or one of each; repeat the flag or separate with commas)",
+		apply: applyVIPs},
+	{name: "interface", usage: "interface that carries the VIP (required)",
+		apply: func(c *Config, v []string) error { c.Interface = v[0]; return nil }},
+	{name: "lease-name", def: "vipkeeper", usage: "name of the coordination.k8s.io/v1 Lease used for the election",
+		apply: func(c *Config, v []string) error { c.LeaseName = v[0]; return nil }},
+	{name: "lease-namespace", def: "kube-system", usage: "namespace of the Lease",
+		apply: func(c *Config, v []string) error { c.LeaseNamespace = v[0]; return nil }},
+	{name: "lease-duration", def: "5s", usage: "how long followers wait after the last renewal before taking over",
+		apply: durationInto(func(c *Config) *time.Duration { return &c.LeaseDuration })},
+	{name: "renew-deadline", def: "3s", usage: "how long the leader retries renewing before it steps down",
+		apply: durationInto(func(c *Config) *time.Duration { return &c.RenewDeadline })},
+	{name: "retry-period", def: "1s", usage: "interval between election attempts and renewals",
+		apply: durationInto(func(c *Config) *time.Duration { return &c.RetryPeriod })},
+	{name: "announce-refresh", def: "10s", usage: "interval of the periodic gratuitous ARP/NA while leading; 0 disables it",
+		apply: durationInto(func(c *Config) *time.Duration { return &c.AnnounceRefresh })},
+	{name: "reconcile-interval", def: "10s", usage: "interval of the periodic check of the kernel's addresses (netlink events trigger it too)",
+		apply: durationInto(func(c *Config) *time.Duration { return &c.ReconcileInterval })},
+	{name: "log-level", def: "info", usage: "debug, info, warn or error",
+		apply: func(c *Config, v []string) error { c.LogLevel = v[0]; return nil }},
+	{name: "log-format", def: "text", usage: "text or json",
+		apply: func(c *Config, v []string) error { c.LogFormat = v[0]; return nil }},
+}
+
+func lookupOption(name string) (option, bool) {
+	for _, o := range options {
+		if o.name == name {
+			return o, true
+		}
+	}
+	return option{}, false
+}
+
+func durationInto(field func(*Config) *time.Duration) func(*Config, []string) error {
+	return func(c *Config, v []string) error {
+		d, err := parseDuration(v[0])
+		if err != nil {
+			return err
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// parseDuration accepts Go durations ("1500ms", "5s"). A bare number is
+// refused rather than guessed at: "5" could mean seconds or milliseconds.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.ParseFloat(s, 64); err == nil && s != "0" {
+		return 0, fmt.Errorf("%q has no unit (write e.g. %sms or %ss)", s, s, s)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 5s)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
+}
+
+func applyVIPs(c *Config, vals []string) error {
+	c.VIPs = c.VIPs[:0]
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			a, err := ParseVIP(s)
+			if err != nil {
+				return err
+			}
+			c.VIPs = append(c.VIPs, a)
+		}
+	}
+	return nil
+}
+
+// ParseVIP parses one virtual IP: a single unicast host address, written
+// bare or with a /32 (IPv4) or /128 (IPv6) prefix.
+func ParseVIP(s string) (netip.Addr, error) {
+	var a netip.Addr
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+		}
+		if p.Bits() != p.Addr().BitLen() {
+			return netip.Addr{}, fmt.Errorf("%q is a network, not a single host address (use /%d or no prefix)", s, p.Addr().BitLen())
+		}
+		a = p.Addr()
+	} else {
+		var err error
+		if a, err = netip.ParseAddr(s); err != nil {
+			return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+		}
+	}
+	switch {
+	case a.Zone() != "":
+		return netip.Addr{}, fmt.Errorf("%q has a zone; a VIP must be a global address", s)
+	case a.Is4In6():
+		return netip.Addr{}, fmt.Errorf("%q is an IPv4-mapped IPv6 address; write the IPv4 address", s)
+	case a.IsUnspecified(), a.IsLoopback(), a.IsMulticast(), a.IsLinkLocalUnicast(),
+		a.IsInterfaceLocalMulticast(), a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return netip.Addr{}, fmt.Errorf("%q is not a unicast host address usable as a VIP", s)
+	}
+	return a, nil
+}

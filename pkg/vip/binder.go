@@ -1,0 +1,357 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Protocol is the IFA_PROTO value stamped on every address the binder adds.
+// The kernel uses 0–3 itself (IFAPROT_UNSPEC, IFAPROT_KERNEL_LO, _RA, _LL);
+// 0x56 is ASCII 'V'. It survives a restart of vipkeeper, so a new process can
+// tell its own leftovers from an administrator's identical address.
+const Protocol = 0x56
+
+// DefaultReconcileInterval is used when Config.ReconcileInterval is zero.
+const DefaultReconcileInterval = 10 * time.Second
+
+// resubscribeDelay is the pause before retrying a failed address
+// subscription; the periodic reconcile covers the gap.
+const resubscribeDelay = time.Second
+
+// updateBuffer lets the netlink reader run ahead of a reconcile without
+// blocking; bursts are coalesced into one reconcile anyway.
+const updateBuffer = 64
+
+// ErrInterfaceNotFound is returned (wrapped) when the configured interface
+// does not exist.
+var ErrInterfaceNotFound = errors.New("interface not found")
+
+// ErrInvalidAddr is returned (wrapped) by Set for an invalid or zoned address.
+var ErrInvalidAddr = errors.New("invalid address")
+
+// Config configures a Binder.
+type Config struct {
+	Interface         string        // e.g. "eth0"
+	ReconcileInterval time.Duration // periodic re-check of the kernel; DefaultReconcileInterval if zero
+	// OnRestored is called with an address that Start re-added because
+	// someone else removed it while it was desired. It is called from
+	// Start's goroutine, outside any lock, and must return quickly. A removal
+	// that Set finds is reported in Set's result instead. May be nil.
+	OnRestored func(netip.Addr)
+}
+
+// Binder owns the VIPs on one interface. Create it with New; it is safe for
+// concurrent use.
+type Binder struct {
+	cfg Config
+	nl  netlinker
+	log *slog.Logger
+
+	// sem serialises reconciles and guards the fields below it. It is a
+	// channel rather than a sync.Mutex so that Set can give up when its
+	// context ends.
+	sem     chan struct{}
+	desired map[netip.Addr]struct{}
+	seen    map[netip.Addr]struct{} // desired addresses the kernel held after the last reconcile
+	warned  map[netip.Addr]struct{} // desired addresses held by someone else, already warned about
+	lastErr string                  // last reconcile error logged by Start, to log each error once
+
+	mu      sync.Mutex // guards the fields below; never held across netlink calls
+	bound   []netip.Addr
+	ifindex int                     // interface index at the last reconcile, 0 if unknown
+	watch   map[netip.Addr]struct{} // addresses whose events matter: desired and ours
+}
+
+// New returns a Binder for cfg.Interface that uses rtnetlink in the caller's
+// network namespace. It starts nothing.
+func New(cfg Config, log *slog.Logger) *Binder {
+	return newWithNetlink(cfg, kernel{ns: netns.None()}, log)
+}
+
+func newWithNetlink(cfg Config, nl netlinker, log *slog.Logger) *Binder {
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = DefaultReconcileInterval
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Binder{
+		cfg:     cfg,
+		nl:      nl,
+		log:     log.With("component", "vip", "interface", cfg.Interface),
+		sem:     make(chan struct{}, 1),
+		desired: map[netip.Addr]struct{}{},
+		seen:    map[netip.Addr]struct{}{},
+		warned:  map[netip.Addr]struct{}{},
+	}
+}
+
+// Set replaces the desired addresses and reconciles at once. It returns the
+// addresses it added now; a desired address that is already present (ours or
+// someone else's) is not in it. If ctx ends while another reconcile runs, Set
+// returns ctx.Err() and the desired set is unchanged. An error from the kernel
+// leaves the new desired set in place; Start retries it.
+func (b *Binder) Set(ctx context.Context, addrs []netip.Addr) (added []netip.Addr, err error) {
+	desired := make(map[netip.Addr]struct{}, len(addrs))
+	for _, a := range addrs {
+		if !a.IsValid() || a.Zone() != "" {
+			return nil, fmt.Errorf("set vips: %w: %q", ErrInvalidAddr, a)
+		}
+		desired[a.Unmap()] = struct{}{}
+	}
+	select {
+	case b.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-b.sem }()
+	b.desired = desired
+	added, _, err = b.reconcileLocked()
+	return added, err
+}
+
+// Bound returns, sorted, the desired addresses that the kernel held at the
+// last reconcile. It includes a desired address held by someone else (same
+// address without our Protocol): the VIP is on the node, just not ours to
+// remove.
+func (b *Binder) Bound() []netip.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.bound)
+}
+
+// Start reconciles once (which removes addresses of ours left by a previous
+// run unless Set already asked for them), then again on every relevant address
+// event and every ReconcileInterval, until ctx ends. It returns nil then.
+// Reconcile errors are logged and retried. Call Start once.
+func (b *Binder) Start(ctx context.Context) error {
+	b.log.Info("starting", "reconcile_interval", b.cfg.ReconcileInterval)
+	// Subscribe before the first reconcile so that no change falls between.
+	sub := b.subscribe()
+	defer func() { sub.stop() }()
+	var retry <-chan time.Time
+	if sub == nil {
+		retry = time.After(resubscribeDelay)
+	}
+	b.reconcileAndNotify(ctx)
+
+	ticker := time.NewTicker(b.cfg.ReconcileInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			b.log.Info("stopped")
+			return nil
+		case <-ticker.C:
+			b.reconcileAndNotify(ctx)
+		case <-retry:
+			retry = nil
+			if sub = b.subscribe(); sub == nil {
+				retry = time.After(resubscribeDelay)
+				continue
+			}
+			b.reconcileAndNotify(ctx) // events may have been missed
+		case u, ok := <-sub.updates():
+			if !ok {
+				b.log.Warn("address subscription closed, resubscribing")
+				sub.stop()
+				retry = time.After(0)
+				sub = nil
+				continue
+			}
+			relevant := b.relevant(u)
+			// Coalesce a burst of events into one reconcile.
+			for n := len(sub.ch); n > 0; n-- {
+				relevant = b.relevant(<-sub.ch) || relevant
+			}
+			if relevant {
+				b.reconcileAndNotify(ctx)
+			}
+		}
+	}
+}
+
+func (b *Binder) relevant(u netlink.AddrUpdate) bool {
+	ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ifindex == 0 || u.LinkIndex == b.ifindex {
+		return true
+	}
+	_, watched := b.watch[ip.Unmap()]
+	return ok && watched
+}
+
+// reconcileAndNotify reconciles for Start, logs errors and calls OnRestored.
+func (b *Binder) reconcileAndNotify(ctx context.Context) {
+	select {
+	case b.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	_, restored, err := b.reconcileLocked()
+	var msg string
+	if err != nil {
+		msg = err.Error()
+	}
+	logIt := msg != b.lastErr
+	b.lastErr = msg
+	<-b.sem
+
+	switch {
+	case err != nil && logIt:
+		b.log.Error("reconcile failed", "err", err)
+	case err != nil:
+		b.log.Debug("reconcile failed again", "err", err)
+	case logIt:
+		b.log.Info("reconcile recovered")
+	}
+	if b.cfg.OnRestored != nil {
+		for _, a := range restored {
+			b.cfg.OnRestored(a)
+		}
+	}
+}
+
+// reconcileLocked reads the kernel and applies the difference to the desired
+// set. It returns the addresses it added and, among them, those that the last
+// reconcile had seen present (someone removed them). The caller holds sem.
+func (b *Binder) reconcileLocked() (added, restored []netip.Addr, err error) {
+	index, addrs, err := b.nl.AddrList(b.cfg.Interface)
+	if err != nil {
+		if errors.Is(err, ErrInterfaceNotFound) {
+			b.publish(0, nil)
+		}
+		return nil, nil, fmt.Errorf("read addresses of %s: %w", b.cfg.Interface, err)
+	}
+
+	held := map[netip.Addr]holder{}
+	var stale []kernelAddr
+	for _, a := range addrs {
+		ip := a.Prefix.Addr()
+		if a.Proto != Protocol {
+			held[ip] |= heldForeign
+			continue
+		}
+		held[ip] |= heldOurs
+		if _, ok := b.desired[ip]; !ok {
+			stale = append(stale, a)
+		}
+	}
+
+	var errs []error
+	seen := map[netip.Addr]struct{}{}
+	for _, ip := range slices.SortedFunc(maps.Keys(b.desired), netip.Addr.Compare) {
+		switch h := held[ip]; {
+		case h&heldOurs != 0:
+			seen[ip] = struct{}{}
+		case h&heldForeign != 0:
+			seen[ip] = struct{}{}
+			if _, ok := b.warned[ip]; !ok {
+				b.warned[ip] = struct{}{}
+				b.log.Warn("vip is already on the interface without our protocol; leaving it alone", "addr", ip)
+			}
+		default:
+			_, wasSeen := b.seen[ip]
+			err := b.nl.AddrAdd(index, vipAddr(ip))
+			switch {
+			case errors.Is(err, unix.EEXIST):
+				// Added by someone between our dump and our add; the next
+				// reconcile tells whose it is.
+				seen[ip] = struct{}{}
+				b.log.Debug("vip appeared while adding it", "addr", ip)
+			case err != nil:
+				errs = append(errs, fmt.Errorf("add %s to %s: %w", ip, b.cfg.Interface, err))
+			default:
+				seen[ip] = struct{}{}
+				added = append(added, ip)
+				if wasSeen {
+					restored = append(restored, ip)
+					b.log.Warn("vip was removed by someone else; restored it", "addr", ip)
+				} else {
+					b.log.Info("added vip", "addr", ip)
+				}
+			}
+		}
+	}
+	for ip := range b.warned {
+		if held[ip]&heldForeign == 0 || !isDesired(b.desired, ip) {
+			delete(b.warned, ip)
+		}
+	}
+
+	for _, a := range stale {
+		err := b.nl.AddrDel(index, a)
+		switch {
+		case errors.Is(err, unix.EADDRNOTAVAIL), errors.Is(err, unix.ENOENT):
+			// Already gone.
+		case err != nil:
+			errs = append(errs, fmt.Errorf("delete %s from %s: %w", a.Prefix, b.cfg.Interface, err))
+		default:
+			b.log.Info("removed vip", "addr", a.Prefix)
+		}
+	}
+
+	b.seen = seen
+	b.publish(index, held)
+	return added, restored, errors.Join(errs...)
+}
+
+// publish records what Bound and relevant read. held maps addresses on the
+// interface to who holds them.
+func (b *Binder) publish(index int, held map[netip.Addr]holder) {
+	bound := slices.SortedFunc(maps.Keys(b.seen), netip.Addr.Compare)
+	watch := maps.Clone(b.desired)
+	for ip, h := range held {
+		if h&heldOurs != 0 {
+			watch[ip] = struct{}{}
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if index == 0 {
+		bound = nil
+	}
+	b.bound, b.ifindex, b.watch = bound, index, watch
+}
+
+// holder tells who holds an address on the interface; both bits can be set
+// when the same IP is there twice with different prefix lengths.
+type holder uint8
+
+const (
+	heldOurs    holder = 1 << iota // carries Protocol
+	heldForeign                    // anything else
+)
+
+func isDesired(desired map[netip.Addr]struct{}, ip netip.Addr) bool {
+	_, ok := desired[ip]
+	return ok
+}
+
+// vipAddr is how a VIP is added: a host prefix that is never preferred as a
+// source address, valid forever, marked with Protocol; IPv6 without DAD.
+func vipAddr(ip netip.Addr) kernelAddr {
+	a := kernelAddr{
+		Prefix:       netip.PrefixFrom(ip, ip.BitLen()),
+		Scope:        unix.RT_SCOPE_UNIVERSE,
+		Proto:        Protocol,
+		PreferredLft: 0,
+		ValidLft:     infiniteLifetime,
+	}
+	if ip.Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
+}

@@ -1,0 +1,190 @@
+package vip
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// call is one AddrAdd or AddrDel the fake received.
+type call struct {
+	Index int
+	Addr  kernelAddr
+}
+
+// fakeNetlink is an in-memory interface table. Its zero value is not usable;
+// use newFake.
+type fakeNetlink struct {
+	mu      sync.Mutex // guards the fields below
+	links   map[string]int
+	addrs   map[int][]kernelAddr
+	adds    []call
+	dels    []call
+	addErr  map[netip.Addr]error // returned by AddrAdd instead of adding
+	delErr  map[netip.Addr]error // returned by AddrDel instead of deleting
+	subs    []*fakeSub
+	nlists  int
+	subErrs int // number of AddrSubscribe calls still to fail
+}
+
+type fakeSub struct {
+	ch     chan<- netlink.AddrUpdate
+	done   <-chan struct{}
+	mu     sync.Mutex // guards closed and sending on ch
+	closed bool
+}
+
+func newFake(ifname string, index int, addrs ...kernelAddr) *fakeNetlink {
+	return &fakeNetlink{
+		links:  map[string]int{ifname: index},
+		addrs:  map[int][]kernelAddr{index: addrs},
+		addErr: map[netip.Addr]error{},
+		delErr: map[netip.Addr]error{},
+	}
+}
+
+func (f *fakeNetlink) AddrList(ifname string) (int, []kernelAddr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nlists++
+	index, ok := f.links[ifname]
+	if !ok {
+		return 0, nil, ErrInterfaceNotFound
+	}
+	return index, append([]kernelAddr(nil), f.addrs[index]...), nil
+}
+
+func (f *fakeNetlink) AddrAdd(index int, a kernelAddr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.adds = append(f.adds, call{index, a})
+	if err := f.addErr[a.Prefix.Addr()]; err != nil {
+		return err
+	}
+	for _, have := range f.addrs[index] {
+		if have.Prefix == a.Prefix {
+			return unix.EEXIST
+		}
+	}
+	f.addrs[index] = append(f.addrs[index], a)
+	return nil
+}
+
+func (f *fakeNetlink) AddrDel(index int, a kernelAddr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dels = append(f.dels, call{index, a})
+	if err := f.delErr[a.Prefix.Addr()]; err != nil {
+		return err
+	}
+	for i, have := range f.addrs[index] {
+		if have.Prefix == a.Prefix {
+			f.addrs[index] = append(f.addrs[index][:i], f.addrs[index][i+1:]...)
+			return nil
+		}
+	}
+	return unix.EADDRNOTAVAIL
+}
+
+func (f *fakeNetlink) AddrSubscribe(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.subErrs > 0 {
+		f.subErrs--
+		return unix.ENOBUFS
+	}
+	s := &fakeSub{ch: ch, done: done}
+	f.subs = append(f.subs, s)
+	go func() {
+		<-done
+		s.close()
+	}()
+	return nil
+}
+
+// close closes the subscription's channel, as the netlink reader does when
+// its socket fails or is closed.
+func (s *fakeSub) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.ch)
+	}
+}
+
+// lastSub returns the newest subscription, or nil.
+func (f *fakeNetlink) lastSub() *fakeSub {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.subs) == 0 {
+		return nil
+	}
+	return f.subs[len(f.subs)-1]
+}
+
+// remove deletes ip from the interface behind the binder's back and sends the
+// event the kernel would send, if anyone listens.
+func (f *fakeNetlink) remove(index int, ip netip.Addr) {
+	f.mu.Lock()
+	var gone *kernelAddr
+	for i, have := range f.addrs[index] {
+		if have.Prefix.Addr() == ip {
+			gone = &have
+			f.addrs[index] = append(f.addrs[index][:i], f.addrs[index][i+1:]...)
+			break
+		}
+	}
+	f.mu.Unlock()
+	if gone == nil {
+		return
+	}
+	f.event(netlinkUpdate(ip, gone.Prefix.Bits(), index))
+}
+
+func netlinkUpdate(ip netip.Addr, bits, index int) netlink.AddrUpdate {
+	return netlink.AddrUpdate{
+		LinkAddress: net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(bits, ip.BitLen())},
+		LinkIndex:   index,
+	}
+}
+
+// stats returns the number of AddrList and AddrSubscribe calls so far.
+func (f *fakeNetlink) stats() (lists, subs int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nlists, len(f.subs)
+}
+
+// event sends u on the newest open subscription, if any.
+func (f *fakeNetlink) event(u netlink.AddrUpdate) {
+	s := f.lastSub()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.ch <- u:
+	case <-s.done:
+	}
+}
+
+// kernel returns a copy of the addresses on index.
+func (f *fakeNetlink) kernel(index int) []kernelAddr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]kernelAddr(nil), f.addrs[index]...)
+}
+
+func (f *fakeNetlink) calls() (adds, dels []call) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]call(nil), f.adds...), append([]call(nil), f.dels...)
+}
