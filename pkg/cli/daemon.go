@@ -21,6 +21,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
+	"github.com/vipkeeper/vipkeeper/pkg/watchdog"
 )
 
 // daemon is `vipkeeper run` wired up: built by newDaemon, which starts
@@ -43,7 +44,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		return nil, &config.Error{Source: "--kubeconfig", Err: err}
 	}
 	v := version.Get()
-	leases, err := kube.LeaseClient(restCfg, cfg.RenewDeadline, fmt.Sprintf("vipkeeper/%s (%s) leases", v.Version, cfg.NodeName))
+	clients, err := kube.NewClients(restCfg, cfg.RenewDeadline, fmt.Sprintf("vipkeeper/%s (%s)", v.Version, cfg.NodeName))
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat).With("node", cfg.NodeName)
 	klog.SetSlogLogger(log.With("component", "client-go"))
 
-	var k *keeper.Keeper // the binder reports restores to the keeper
+	var k *keeper.Keeper // components report to the keeper, built last
 	binder := vip.New(vip.Config{
 		Interface:         cfg.Interface,
 		ReconcileInterval: cfg.ReconcileInterval,
@@ -68,18 +69,50 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		LeaseDuration:  cfg.LeaseDuration,
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
-	}, leases.CoordinationV1(), func(e election.Event) { k.Notify(e) }, log)
+	}, clients.Leases.CoordinationV1(), clients.Watch.CoordinationV1(), func(e election.Event) { k.Notify(e) }, log)
+	wd := watchdog.New(watchdogConfig(cfg), kube.ReadyzProbe(clients.Probe), func(up bool) {
+		if up {
+			// Heal: drop connections that died during the outage,
+			// restart the Lease watch and campaign at once.
+			clients.CloseIdleConnections()
+			el.Reconnect()
+			el.Kick()
+		}
+		k.APIReachable(up)
+	}, log)
 	k = keeper.New(keeper.Config{
-		VIPs: cfg.VIPs,
+		Identity:      cfg.NodeName,
+		VIPs:          cfg.VIPs,
+		LeaseDuration: cfg.LeaseDuration,
+		SafetyMargin:  cfg.SafetyMargin,
+		RenewDeadline: cfg.RenewDeadline,
+		OnOutage:      keeper.OutagePolicy(cfg.APIOutage),
+		ProbeWait:     cfg.TakeoverProbe,
+		ProbeBudget:   probeBudget,
+		Healthy:       true,
 		// The release is one GET and one UPDATE, each bounded by the lease
 		// client's timeout (renew deadline / 2).
 		ReleaseTimeout: cfg.RenewDeadline + time.Second,
-	}, binder, ann, el.Start, log)
+	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Elect: el.Start}, log)
 
 	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
 		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
-	return &daemon{log: log, keeper: k, components: []func(context.Context) error{binder.Start, ann.Start}}, nil
+	return &daemon{log: log, keeper: k, components: []func(context.Context) error{binder.Start, ann.Start, wd.Start}}, nil
+}
+
+// probeBudget bounds how long a new leader waits for a previous holder
+// that still answers for the VIP to yield; a holder that never yields is a
+// crashed daemon whose kernel still has the address, and the announcements
+// then win the clients over.
+const probeBudget = time.Second
+
+// watchdogConfig paces the API probe from the lease timings: twice per
+// retry period, within 200ms to 1s, so an outage
+// is known well before the holder's safety deadline.
+func watchdogConfig(cfg *config.Config) watchdog.Config {
+	interval := min(max(cfg.RetryPeriod/2, 200*time.Millisecond), time.Second)
+	return watchdog.Config{Interval: interval, Timeout: min(interval, cfg.RenewDeadline/2), FailAfter: 2}
 }
 
 // run blocks until ctx ends (a signal) or a component fails. The keeper

@@ -24,6 +24,9 @@ type Config struct {
 	LeaseDuration     time.Duration
 	RenewDeadline     time.Duration
 	RetryPeriod       time.Duration
+	SafetyMargin      time.Duration
+	APIOutage         string
+	TakeoverProbe     time.Duration
 	AnnounceRefresh   time.Duration
 	ReconcileInterval time.Duration
 	LogLevel          string
@@ -199,6 +202,11 @@ func bad(name, format string, args ...any) error {
 // seconds: a shorter lease would be written as 0, which the API rejects.
 const minLeaseDuration = time.Second
 
+// minSafetyMargin covers removing the VIP (a netlink call, ~1 ms) and a
+// clock-rate difference between nodes of up to 1% over a 5 s lease, with
+// room to spare.
+const minSafetyMargin = 100 * time.Millisecond
+
 func (c *Config) validate() error {
 	if strings.TrimSpace(c.NodeName) == "" {
 		return bad("node-name", "must not be empty")
@@ -253,6 +261,21 @@ func (c *Config) validate() error {
 	}
 	if float64(c.RenewDeadline) <= 1.2*float64(c.RetryPeriod) {
 		return bad("renew-deadline", "%v must be greater than 1.2 × --retry-period %v", c.RenewDeadline, c.RetryPeriod)
+	}
+	if c.SafetyMargin < minSafetyMargin || c.SafetyMargin > c.LeaseDuration/2 {
+		return bad("safety-margin", "%v must be between %v and half of --lease-duration (%v)", c.SafetyMargin, minSafetyMargin, c.LeaseDuration/2)
+	}
+	if c.RenewDeadline+c.SafetyMargin >= c.LeaseDuration {
+		return bad("renew-deadline", "%v + --safety-margin %v must be less than --lease-duration %v: a holder that cannot renew must be gone before a follower can take the lease (docs/safety.md)",
+			c.RenewDeadline, c.SafetyMargin, c.LeaseDuration)
+	}
+	switch c.APIOutage {
+	case "hold", "release":
+	default:
+		return bad("api-outage", "%q is not one of hold, release", c.APIOutage)
+	}
+	if c.TakeoverProbe > c.RenewDeadline/2 {
+		return bad("takeover-probe", "%v must be at most half of --renew-deadline (%v)", c.TakeoverProbe, c.RenewDeadline/2)
 	}
 	if c.ReconcileInterval <= 0 {
 		return bad("reconcile-interval", "must be greater than 0")

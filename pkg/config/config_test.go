@@ -42,6 +42,9 @@ func defaults() *Config {
 		LeaseDuration:     5 * time.Second,
 		RenewDeadline:     3 * time.Second,
 		RetryPeriod:       time.Second,
+		SafetyMargin:      500 * time.Millisecond,
+		APIOutage:         "hold",
+		TakeoverProbe:     30 * time.Millisecond,
 		AnnounceRefresh:   10 * time.Second,
 		ReconcileInterval: 10 * time.Second,
 		LogLevel:          "info",
@@ -73,11 +76,12 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name: "milliseconds",
-			args: append([]string{"--lease-duration", "1500ms", "--renew-deadline", "1000ms", "--retry-period", "250ms"}, minimal...),
+			args: append([]string{"--lease-duration", "1500ms", "--renew-deadline", "1000ms", "--retry-period", "250ms", "--safety-margin", "200ms"}, minimal...),
 			want: func(c *Config) {
 				c.LeaseDuration = 1500 * time.Millisecond
 				c.RenewDeadline = time.Second
 				c.RetryPeriod = 250 * time.Millisecond
+				c.SafetyMargin = 200 * time.Millisecond
 			},
 		},
 		{
@@ -152,6 +156,10 @@ func TestLoadErrors(t *testing.T) {
 		{"bad env vip", []string{"--interface", "eth0"}, map[string]string{"VIPKEEPER_VIP": "x"}, nil, "VIPKEEPER_VIP", "not an IP"},
 		{"missing interface", []string{"--vip", "192.0.2.1"}, nil, nil, "--interface", "required"},
 		{"bad interface", []string{"--vip", "192.0.2.1", "--interface", "a/b"}, nil, nil, "--interface", "not a valid"},
+		{"renew + margin >= lease", append([]string{"--lease-duration", "4s", "--renew-deadline", "3600ms"}, minimal...), nil, nil, "--renew-deadline", "safety-margin"},
+		{"tiny margin", append([]string{"--safety-margin", "10ms"}, minimal...), nil, nil, "--safety-margin", "between"},
+		{"bad outage policy", append([]string{"--api-outage", "maybe"}, minimal...), nil, nil, "--api-outage", "hold, release"},
+		{"long probe", append([]string{"--takeover-probe", "2s"}, minimal...), nil, nil, "--takeover-probe", "half"},
 		{"lease <= renew", append([]string{"--lease-duration", "3s"}, minimal...), nil, nil, "--lease-duration", "greater than --renew-deadline"},
 		{"renew <= 1.2 retry", append([]string{"--renew-deadline", "1200ms"}, minimal...), nil, nil, "--renew-deadline", "1.2"},
 		{"lease under 1s", append([]string{"--lease-duration", "900ms", "--renew-deadline", "600ms", "--retry-period", "100ms"}, minimal...), nil, nil, "--lease-duration", "whole seconds"},

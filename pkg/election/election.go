@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
 // Kind says what happened in the election.
@@ -23,6 +23,9 @@ const (
 	Lost
 	// Leader: the lease holder seen by this node changed.
 	Leader
+	// Renewed: a write of ours that names us as holder succeeded; At is
+	// when that write was sent, the anchor of the holder's safety deadline.
+	Renewed
 )
 
 func (k Kind) String() string {
@@ -33,6 +36,8 @@ func (k Kind) String() string {
 		return "lost"
 	case Leader:
 		return "leader"
+	case Renewed:
+		return "renewed"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -44,7 +49,8 @@ func (k Kind) String() string {
 type Event struct {
 	Kind     Kind
 	Term     uint64
-	Identity string // the holder, for Leader
+	Identity string    // the holder, for Leader
+	At       time.Time // for Renewed
 }
 
 // Config is what the election needs from the node's configuration.
@@ -57,60 +63,190 @@ type Config struct {
 	RetryPeriod    time.Duration
 }
 
-// Elector campaigns for the Lease for as long as Start runs: when a term
-// ends (the lease was lost or could not be renewed) it campaigns again,
-// in-process. It never binds anything; it only reports.
+// Elector campaigns for the Lease while this node is a candidate, for as
+// long as Start runs: when a term ends (the lease was lost or could not be
+// renewed) it campaigns again, in-process. It never binds anything; it only
+// reports.
+//
+// Followers do not wait for client-go's next poll (every 1–2.2 retry
+// periods): a watch on the Lease tells them at once when it is released,
+// and a timer fires when it expires by their own observation; either starts
+// a fresh attempt immediately.
 type Elector struct {
-	cfg    Config
-	leases coordinationv1client.LeasesGetter
-	notify func(Event)
-	log    *slog.Logger
-	// pause is how long Start waits between terms; a var for tests.
-	pause func(Config) time.Duration
+	cfg     Config
+	leases  coordinationv1client.LeasesGetter
+	watches coordinationv1client.LeasesGetter // nil: no watch, poll only
+	notify  func(Event)
+	log     *slog.Logger
+	now     func() time.Time
+	obs     *observer
+
+	kick      chan struct{} // try now, if not leading
+	watchSaw  chan struct{} // the watch saw the Lease change
+	reconnect chan struct{} // restart the watch
+	candidate chan bool     // latest wish, buffered 1
+
+	mu          sync.Mutex // guards isCandidate
+	isCandidate bool
 }
 
-// New returns an Elector that reports events through notify. notify must
-// not block for long: client-go's renew loop waits for it.
-func New(cfg Config, leases coordinationv1client.LeasesGetter, notify func(Event), log *slog.Logger) *Elector {
-	return &Elector{
-		cfg:    cfg,
-		leases: leases,
-		notify: notify,
-		log:    log.With("component", "election", "lease", cfg.LeaseNamespace+"/"+cfg.LeaseName),
-		// A term that ended by losing the lease is followed by a new
-		// campaign after one retry period, the same pace client-go polls at.
-		pause: func(c Config) time.Duration { return c.RetryPeriod },
+// New returns an Elector that reports events through notify. leases serves
+// the lease reads and writes; watches, if not nil, serves the Lease watch
+// (it needs a client without a request timeout). notify must not block for
+// long: client-go's renew loop waits for it. A new Elector is a candidate.
+func New(cfg Config, leases, watches coordinationv1client.LeasesGetter, notify func(Event), log *slog.Logger) *Elector {
+	e := &Elector{
+		cfg:         cfg,
+		leases:      leases,
+		watches:     watches,
+		notify:      notify,
+		log:         log.With("component", "election", "lease", cfg.LeaseNamespace+"/"+cfg.LeaseName),
+		now:         time.Now,
+		kick:        make(chan struct{}, 1),
+		watchSaw:    make(chan struct{}, 1),
+		reconnect:   make(chan struct{}, 1),
+		candidate:   make(chan bool, 1),
+		isCandidate: true,
+	}
+	e.obs = newObserver(func() time.Time { return e.now() })
+	return e
+}
+
+// SetCandidate says whether this node may hold the lease. A leader that
+// stops being a candidate releases the lease; the caller unbinds first.
+func (e *Elector) SetCandidate(ok bool) {
+	e.mu.Lock()
+	e.isCandidate = ok
+	e.mu.Unlock()
+	select {
+	case <-e.candidate:
+	default:
+	}
+	e.candidate <- ok
+}
+
+// Kick makes a follower try to acquire the lease now rather than at its
+// next poll. It is a no-op for the leader.
+func (e *Elector) Kick() { signal(e.kick) }
+
+// Reconnect restarts the Lease watch, e.g. after the API server came back.
+func (e *Elector) Reconnect() { signal(e.reconnect) }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 
 // Start campaigns until ctx ends. On ctx end a held lease is released
 // (ReleaseOnCancel) before Start returns, so a peer can take over at once.
 func (e *Elector) Start(ctx context.Context) error {
-	for term := uint64(1); ; term++ {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if e.watches != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.watch(ctx) }()
+	}
+
+	e.mu.Lock()
+	candidate := e.isCandidate
+	e.mu.Unlock()
+	for term := uint64(1); ; {
+		if !candidate {
+			select {
+			case <-ctx.Done():
+				return nil
+			case candidate = <-e.candidate:
+			}
+			continue
+		}
 		le, err := leaderelection.NewLeaderElector(e.electionConfig(term))
 		if err != nil {
 			return fmt.Errorf("leader election config: %w", err)
 		}
 		e.log.Debug("campaigning", "term", term)
-		le.Run(ctx)
+		// The Run's first attempt reads the Lease as it is now: changes
+		// seen before it need no reaction.
+		select {
+		case <-e.watchSaw:
+		default:
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		ended := make(chan struct{})
+		began := e.now()
+		go func() { defer close(ended); le.Run(runCtx) }()
+		restart := e.campaign(ctx, le, began, ended, &candidate)
+		stop()
+		<-ended
+		term++
 		if ctx.Err() != nil {
 			return nil
 		}
-		e.log.Info("term ended; campaigning again", "term", term)
+		if !restart {
+			e.log.Info("term ended; campaigning again", "term", term-1)
+		}
+	}
+}
+
+// campaign waits while one client-go Run is under way. It returns when the
+// Run ended by itself (false), or when the Run should be replaced (true):
+// a kick or the expiry timer while following, or the candidacy withdrawn.
+func (e *Elector) campaign(ctx context.Context, le *leaderelection.LeaderElector, began time.Time, ended <-chan struct{}, candidate *bool) bool {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		// Arm the expiry timer from the latest observation, unless this
+		// Run began after the expiry (its first attempt already saw it; a
+		// failed attempt is retried at client-go's pace, not in a loop).
+		timer.Stop()
+		holder, expires, ok := e.obs.state(e.cfg.LeaseDuration)
+		if ok && holder != "" && holder != e.cfg.Identity && expires.After(began) {
+			timer.Reset(max(expires.Sub(e.now()), 0) + time.Millisecond)
+		}
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(e.pause(e.cfg)):
+			return false
+		case <-ended:
+			return false
+		case c := <-e.candidate:
+			*candidate = c
+			if !c {
+				e.log.Info("no longer a candidate; leaving the election")
+				return true
+			}
+		case <-e.obs.changed:
+			// re-arm the timer
+		case <-e.watchSaw:
+			if h, _, _ := e.obs.state(e.cfg.LeaseDuration); h == "" && !le.IsLeader() {
+				e.log.Debug("lease released; trying now")
+				return true
+			}
+		case <-e.kick:
+			if !le.IsLeader() {
+				return true
+			}
+		case <-timer.C:
+			if !le.IsLeader() {
+				e.log.Debug("lease expired; trying now")
+				return true
+			}
 		}
 	}
 }
 
 func (e *Elector) electionConfig(term uint64) leaderelection.LeaderElectionConfig {
 	return leaderelection.LeaderElectionConfig{
-		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metaFor(e.cfg),
-			Client:     e.leases,
-			LockConfig: resourcelock.ResourceLockConfig{Identity: e.cfg.Identity},
+		Lock: &leaseLock{
+			meta:          metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.LeaseNamespace},
+			client:        e.leases,
+			identity:      e.cfg.Identity,
+			leaseDuration: e.cfg.LeaseDuration,
+			obs:           e.obs,
+			now:           e.now,
+			onWrite:       func(at time.Time) { e.notify(Event{Kind: Renewed, Term: term, At: at}) },
 		},
 		LeaseDuration:   e.cfg.LeaseDuration,
 		RenewDeadline:   e.cfg.RenewDeadline,
@@ -123,8 +259,4 @@ func (e *Elector) electionConfig(term uint64) leaderelection.LeaderElectionConfi
 			OnNewLeader:      func(id string) { e.notify(Event{Kind: Leader, Term: term, Identity: id}) },
 		},
 	}
-}
-
-func metaFor(c Config) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: c.LeaseName, Namespace: c.LeaseNamespace}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	k8stesting "k8s.io/client-go/testing"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
 )
 
 var cfg = Config{
@@ -35,7 +39,7 @@ type sink struct {
 func (s *sink) notify(e Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e.Kind == Leader {
+	if e.Kind == Leader || e.Kind == Renewed {
 		return // observational; not what these tests are about
 	}
 	s.events = append(s.events, e)
@@ -47,12 +51,40 @@ func (s *sink) get() []Event {
 	return append([]Event(nil), s.events...)
 }
 
+// newAPI returns a fake clientset that, like an API server, gives every
+// write a new resourceVersion (the fake tracker alone keeps the old one).
+func newAPI(objs ...runtime.Object) *fake.Clientset {
+	cs := fake.NewClientset(objs...)
+	var rv atomic.Int64
+	rv.Store(100)
+	cs.PrependReactor("*", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetVerb() != "create" && a.GetVerb() != "update" {
+			return false, nil, nil
+		}
+		if o, ok := a.(k8stesting.CreateAction); ok {
+			if l, ok := o.GetObject().(*coordinationv1.Lease); ok {
+				l.ResourceVersion = strconv.FormatInt(rv.Add(1), 10)
+			}
+		}
+		return false, nil, nil
+	})
+	return cs
+}
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func start(ctx context.Context, id string, cs *fake.Clientset, s *sink) chan error {
+	return startWith(ctx, id, cs, nil, s)
+}
+
+func startWith(ctx context.Context, id string, cs *fake.Clientset, watches *fake.Clientset, s *sink) chan error {
 	c := cfg
 	c.Identity = id
-	e := New(c, cs.CoordinationV1(), s.notify, quiet())
+	var w coordinationv1client.LeasesGetter
+	if watches != nil {
+		w = watches.CoordinationV1()
+	}
+	e := New(c, cs.CoordinationV1(), w, s.notify, quiet())
 	done := make(chan error, 1)
 	go func() { done <- e.Start(ctx) }()
 	return done
@@ -60,7 +92,7 @@ func start(ctx context.Context, id string, cs *fake.Clientset, s *sink) chan err
 
 func TestElectAndRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cs := fake.NewClientset()
+		cs := newAPI()
 		var a, b sink
 		ctxA, stopA := context.WithCancel(t.Context())
 		doneA := start(ctxA, "n1", cs, &a)
@@ -96,8 +128,9 @@ func TestElectAndRelease(t *testing.T) {
 		for len(b.get()) == 0 && time.Since(released) < cfg.LeaseDuration {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if took := time.Since(released); took > 1200*time.Millisecond+10*time.Millisecond {
-			t.Errorf("n2 took %v to take a released lease; want ≤ 1.2 × retry period", took)
+		// Without the watch, client-go's poll: every 1 to 2.2 retry periods.
+		if took := time.Since(released); took > 2200*time.Millisecond+10*time.Millisecond {
+			t.Errorf("n2 took %v to take a released lease; want ≤ 2.2 × retry period", took)
 		}
 		if diff := cmp.Diff([]Event{{Kind: Elected, Term: 1}}, b.get()); diff != "" {
 			t.Errorf("n2 events (-want +got):\n%s", diff)
@@ -115,7 +148,7 @@ func TestElectAndRelease(t *testing.T) {
 // wins once the API answers again. client-go's Run alone would return.
 func TestCampaignsAgainAfterLoss(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cs := fake.NewClientset()
+		cs := newAPI()
 		var broken atomic.Bool
 		cs.PrependReactor("*", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
 			if broken.Load() {

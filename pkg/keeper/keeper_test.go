@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -18,13 +20,13 @@ import (
 
 var vips = []netip.Addr{netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100")}
 
-// recorder is a fake binder, announcer and election that logs every call
-// in order, so tests can assert on the sequence.
+// recorder is a fake binder, announcer, candidacy, guard and election that
+// logs every call in order, so tests can assert on the sequence.
 type recorder struct {
-	mu    sync.Mutex // guards calls and bound
-	calls []string
-	bound bool
-	elect chan struct{} // closed when the fake election returns
+	mu      sync.Mutex // guards the fields below
+	calls   []string
+	bound   bool
+	holders [][]net.HardwareAddr // answers of successive probes; then none
 }
 
 func (r *recorder) add(s string) {
@@ -35,13 +37,33 @@ func (r *recorder) add(s string) {
 
 func (r *recorder) Set(_ context.Context, a []netip.Addr) ([]netip.Addr, error) {
 	r.mu.Lock()
+	was := r.bound
 	r.bound = len(a) > 0
 	r.mu.Unlock()
-	r.add(fmt.Sprintf("bind %d", len(a)))
+	if was != (len(a) > 0) {
+		r.add(fmt.Sprintf("bind %d", len(a)))
+	}
 	return a, nil
 }
 func (r *recorder) Takeover([]netip.Addr) { r.add("announce") }
 func (r *recorder) Withdraw()             { r.add("withdraw") }
+func (r *recorder) SetCandidate(ok bool)  { r.add(fmt.Sprintf("candidate %v", ok)) }
+func (r *recorder) Watch([]netip.Addr)    {}
+func (r *recorder) Probe(ctx context.Context, _ []netip.Addr, wait time.Duration) ([]net.HardwareAddr, error) {
+	r.add("probe")
+	select {
+	case <-ctx.Done():
+	case <-time.After(wait):
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.holders) == 0 {
+		return nil, nil
+	}
+	h := r.holders[0]
+	r.holders = r.holders[1:]
+	return h, nil
+}
 
 func (r *recorder) run(ctx context.Context) error {
 	<-ctx.Done()
@@ -55,12 +77,57 @@ func (r *recorder) snapshot() ([]string, bool) {
 	return append([]string(nil), r.calls...), r.bound
 }
 
-func newKeeper(r *recorder) *Keeper {
-	return New(Config{VIPs: vips}, r, r, r.run, slog.New(slog.NewTextHandler(io.Discard, nil)))
+var baseConfig = Config{
+	Identity:      "n1",
+	VIPs:          vips,
+	LeaseDuration: 5 * time.Second,
+	SafetyMargin:  500 * time.Millisecond,
+	RenewDeadline: 3 * time.Second,
+	OnOutage:      Release,
+	Healthy:       true,
+}
+
+// harness runs a Keeper over a recorder inside a synctest bubble.
+type harness struct {
+	*Keeper
+	r      *recorder
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, cfg Config, withGuard bool) *harness {
+	r := &recorder{}
+	deps := Deps{Binder: r, Announcer: r, Election: r, Elect: r.run}
+	if withGuard {
+		deps.Guard = r
+	}
+	k := New(cfg, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(t.Context())
+	h := &harness{Keeper: k, r: r, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- k.Start(ctx) }()
+	synctest.Wait()
+	r.mu.Lock()
+	r.calls = nil // forget start-up
+	r.mu.Unlock()
+	return h
+}
+
+func (h *harness) calls() []string { c, _ := h.r.snapshot(); return c }
+func (h *harness) bound() bool     { _, b := h.r.snapshot(); return b }
+
+func (h *harness) stop(t *testing.T) {
+	h.cancel()
+	if err := <-h.done; err != nil {
+		t.Fatalf("Start: %v", err)
+	}
 }
 
 func ev(kind election.Kind, term uint64) election.Event {
 	return election.Event{Kind: kind, Term: term}
+}
+
+func renewed(at time.Time) election.Event {
+	return election.Event{Kind: election.Renewed, At: at}
 }
 
 func TestSequences(t *testing.T) {
@@ -76,30 +143,22 @@ func TestSequences(t *testing.T) {
 		{"late elected of a lost term is ignored", []election.Event{ev(L, 1), ev(E, 1)}, nil},
 		{"lose, campaign again, win", []election.Event{ev(E, 1), ev(L, 1), ev(E, 2)},
 			[]string{"bind 2", "announce", "withdraw", "bind 0", "bind 2", "announce"}},
-		{"duplicate elected binds once", []election.Event{ev(E, 1), ev(E, 1)}, []string{"bind 2", "announce"}},
+		{"duplicate elected binds once", []election.Event{ev(E, 1), ev(E, 1)}, []string{"bind 2", "announce", "announce"}},
 		{"lost of an older term keeps the newer", []election.Event{ev(E, 2), ev(L, 1)}, []string{"bind 2", "announce"}},
 		{"leader events change nothing", []election.Event{{Kind: election.Leader, Identity: "n2"}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r := &recorder{}
-				k := newKeeper(r)
-				ctx, cancel := context.WithCancel(t.Context())
-				done := make(chan error)
-				go func() { done <- k.Start(ctx) }()
+				h := start(t, baseConfig, false)
 				for _, e := range tt.events {
-					k.Notify(e)
+					h.Notify(e)
 				}
 				synctest.Wait()
-				got, _ := r.snapshot()
-				if diff := cmp.Diff(tt.want, got); diff != "" {
+				if diff := cmp.Diff(tt.want, h.calls()); diff != "" {
 					t.Errorf("calls (-want +got):\n%s", diff)
 				}
-				cancel()
-				if err := <-done; err != nil {
-					t.Fatalf("Start: %v", err)
-				}
+				h.stop(t)
 			})
 		})
 	}
@@ -108,11 +167,11 @@ func TestSequences(t *testing.T) {
 // TestEveryOrder delivers the events of two terms in every order and checks
 // the invariant: the VIP is bound at the end exactly when some term was
 // elected (before its own loss arrived) and has not been lost since. Terms
-// are sequential: an Elected of term t means every term before t ended.
+// are sequential: an event of term t means every term before t ended.
 func TestEveryOrder(t *testing.T) {
 	all := []election.Event{ev(election.Elected, 1), ev(election.Lost, 1), ev(election.Elected, 2), ev(election.Lost, 2)}
 	var perms [][]election.Event
-	var permute func(prefix []election.Event, rest []election.Event)
+	var permute func(prefix, rest []election.Event)
 	permute = func(prefix, rest []election.Event) {
 		if len(prefix) > 0 {
 			perms = append(perms, prefix)
@@ -126,22 +185,16 @@ func TestEveryOrder(t *testing.T) {
 	permute(nil, all)
 	for _, p := range perms {
 		synctest.Test(t, func(t *testing.T) {
-			r := &recorder{}
-			k := newKeeper(r)
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error)
-			go func() { done <- k.Start(ctx) }()
+			h := start(t, baseConfig, false)
 			for _, e := range p {
-				k.Notify(e)
+				h.Notify(e)
 			}
 			synctest.Wait()
-			_, bound := r.snapshot()
-			if want := model(p); bound != want {
-				t.Errorf("order %v: bound = %v, want %v", describe(p), bound, want)
+			if want := model(p); h.bound() != want {
+				t.Errorf("order %v: bound = %v, want %v", describe(p), h.bound(), want)
 			}
-			cancel()
-			<-done
-			calls, bound := r.snapshot()
+			h.stop(t)
+			calls, bound := h.r.snapshot()
 			if bound {
 				t.Errorf("order %v: still bound after shutdown", describe(p))
 			}
@@ -157,36 +210,21 @@ func model(events []election.Event) bool {
 	lost := map[uint64]bool{}
 	leading := map[uint64]bool{}
 	for _, e := range events {
+		for term := uint64(1); term < e.Term; term++ {
+			lost[term] = true
+			delete(leading, term)
+		}
 		switch e.Kind {
 		case election.Lost:
-			for term := uint64(1); term <= e.Term; term++ {
-				lost[term] = true
-				delete(leading, term)
-			}
+			lost[e.Term] = true
+			delete(leading, e.Term)
 		case election.Elected:
-			for term := range leading {
-				if term < e.Term {
-					delete(leading, term)
-				}
-			}
-			for term := uint64(1); term < e.Term; term++ {
-				lost[term] = true
-			}
-			if !lost[e.Term] && !anyLostAtOrAfter(lost, e.Term) {
+			if !lost[e.Term] {
 				leading[e.Term] = true
 			}
 		}
 	}
 	return len(leading) > 0
-}
-
-func anyLostAtOrAfter(lost map[uint64]bool, t uint64) bool {
-	for term := range lost {
-		if term >= t {
-			return true
-		}
-	}
-	return false
 }
 
 func describe(events []election.Event) string {
@@ -195,76 +233,4 @@ func describe(events []election.Event) string {
 		s = append(s, fmt.Sprintf("%s%d", e.Kind, e.Term))
 	}
 	return strings.Join(s, ",")
-}
-
-// TestShutdownOrder: on shutdown the VIP is withdrawn and unbound before the
-// election is stopped (which releases the lease), so a peer that takes the
-// released lease never overlaps with us.
-func TestShutdownOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
-		k := newKeeper(r)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- k.Start(ctx) }()
-		k.Notify(ev(election.Elected, 1))
-		synctest.Wait()
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		got, _ := r.snapshot()
-		want := []string{"bind 2", "announce", "withdraw", "bind 0", "release"}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("calls (-want +got):\n%s", diff)
-		}
-		// Senders never block once the loop has stopped.
-		k.Notify(ev(election.Elected, 3))
-		k.Restored(vips[0])
-	})
-}
-
-func TestRestoredReannouncesOnlyWhileLeading(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
-		k := newKeeper(r)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- k.Start(ctx) }()
-		k.Restored(vips[0])
-		k.Notify(ev(election.Elected, 1))
-		k.Restored(vips[0])
-		synctest.Wait()
-		got, _ := r.snapshot()
-		want := []string{"bind 2", "announce", "announce"}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("calls (-want +got):\n%s", diff)
-		}
-		cancel()
-		<-done
-	})
-}
-
-// TestHungElection: shutdown does not wait forever for an election that
-// cannot release (API unreachable): the VIP is already gone by then.
-func TestHungElection(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
-		block := make(chan struct{})
-		defer close(block)
-		k := New(Config{VIPs: vips}, r, r, func(context.Context) error { <-block; return nil },
-			slog.New(slog.NewTextHandler(io.Discard, nil)))
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- k.Start(ctx) }()
-		k.Notify(ev(election.Elected, 1))
-		synctest.Wait()
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		if _, bound := r.snapshot(); bound {
-			t.Error("VIP still bound")
-		}
-	})
 }

@@ -8,7 +8,10 @@
 package kube
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -43,21 +46,93 @@ const (
 	leaseBurst = 10
 )
 
-// LeaseClient returns a clientset for Lease calls only.
+// Clients are the API clients of one daemon, each on its own connections.
+type Clients struct {
+	// Leases serves lease reads and writes: a per-request timeout of half
+	// the renew deadline and a rate limiter of its own.
+	Leases kubernetes.Interface
+	// Watch serves the Lease watch: no request timeout (a watch is long),
+	// bounded by the watch's own server-side timeout instead.
+	Watch kubernetes.Interface
+	// Probe serves the watchdog's /readyz probe.
+	Probe kubernetes.Interface
+
+	https []*http.Client
+}
+
+// NewClients builds the daemon's clients from base.
 //
-// It speaks HTTP/1.1: when a request times out, net/http closes its TCP
-// connection, so the next renewal dials afresh. Over HTTP/2 a cancelled
-// request only resets its stream and later renewals keep riding a dead
+// They speak HTTP/1.1: when a request times out, net/http closes its TCP
+// connection, so the next request dials afresh. Over HTTP/2 a cancelled
+// request only resets its stream and later requests keep riding a dead
 // connection until the HTTP/2 ping check notices (about 45 s by default).
-func LeaseClient(base *rest.Config, renewDeadline time.Duration, userAgent string) (kubernetes.Interface, error) {
-	c := rest.CopyConfig(base)
-	c.Timeout = renewDeadline / 2
-	c.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst)
-	c.TLSClientConfig.NextProtos = []string{"http/1.1"}
-	c.UserAgent = userAgent
-	cs, err := kubernetes.NewForConfig(c)
-	if err != nil {
+func NewClients(base *rest.Config, renewDeadline time.Duration, userAgent string) (*Clients, error) {
+	c := &Clients{}
+	var err error
+	if c.Leases, err = c.build(base, renewDeadline/2, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst), userAgent+" leases"); err != nil {
 		return nil, fmt.Errorf("lease client: %w", err)
 	}
+	if c.Watch, err = c.build(base, 0, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst), userAgent+" watch"); err != nil {
+		return nil, fmt.Errorf("watch client: %w", err)
+	}
+	if c.Probe, err = c.build(base, renewDeadline/2, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst), userAgent+" watchdog"); err != nil {
+		return nil, fmt.Errorf("watchdog client: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Clients) build(base *rest.Config, timeout time.Duration, rl flowcontrol.RateLimiter, ua string) (kubernetes.Interface, error) {
+	cfg := rest.CopyConfig(base)
+	cfg.Timeout = timeout
+	cfg.RateLimiter = rl
+	cfg.UserAgent = ua
+	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	// A transport of its own per client (not client-go's shared cache):
+	// closing one client's idle connections must not touch another's,
+	// and a lease renewal never queues behind another client's request.
+	hc, err := rest.HTTPClientFor(withOwnTransport(cfg))
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	c.https = append(c.https, hc)
 	return cs, nil
 }
+
+// CloseIdleConnections drops every idle connection of every client, so the
+// next requests dial afresh: called when the API server comes back after
+// an outage, when the old connections may be dead without knowing it.
+func (c *Clients) CloseIdleConnections() {
+	for _, hc := range c.https {
+		hc.CloseIdleConnections()
+	}
+}
+
+// ReadyzProbe asks the API server's /readyz: ready means it can serve
+// Leases (it checks etcd). Every identity may read it (the built-in
+// system:public-info-viewer role).
+func ReadyzProbe(cs kubernetes.Interface) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	}
+}
+
+// withOwnTransport gives cfg a dialer of its own, which keeps client-go
+// from sharing a cached transport between clients built from one config.
+func withOwnTransport(cfg *rest.Config) *rest.Config {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive}
+	cfg.Dial = d.DialContext
+	return cfg
+}
+
+// Dialing gives up after dialTimeout: a SYN to an unreachable API server
+// must not hold a renewal past its deadline. TCP keepalive probes idle
+// connections so that a dead one is noticed even when nothing is sent.
+const (
+	dialTimeout  = 2 * time.Second
+	tcpKeepAlive = 5 * time.Second
+)

@@ -1,0 +1,171 @@
+package election
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// observer remembers when this node last saw the Lease change, from
+// client-go's own reads and from the Lease watch, whichever is first. A
+// change is a new resourceVersion: every write makes one, even two renewals
+// within the same second (the record's JSON has only second precision, so
+// comparing records would miss them). The lease is expired for us when it
+// has not changed for a lease duration since we saw it change — client-go's
+// rule, with fresher observations. An observation always comes after the
+// write it sees, so a follower never judges a lease expired before the
+// holder's own deadline (see docs/safety.md).
+type observer struct {
+	now     func() time.Time
+	changed chan struct{} // signalled, never blocking, on every change
+
+	mu        sync.Mutex // guards the fields below
+	version   string     // resourceVersion last seen
+	holder    string
+	changedAt time.Time // local time the Lease last changed
+}
+
+func newObserver(now func() time.Time) *observer {
+	return &observer{now: now, changed: make(chan struct{}, 1)}
+}
+
+// see records a read of the Lease. It reports whether it changed.
+func (o *observer) see(l *coordinationv1.Lease) bool {
+	o.mu.Lock()
+	if l.ResourceVersion == o.version {
+		o.mu.Unlock()
+		return false
+	}
+	o.version, o.changedAt = l.ResourceVersion, o.now()
+	o.holder = ""
+	if l.Spec.HolderIdentity != nil {
+		o.holder = *l.Spec.HolderIdentity
+	}
+	o.mu.Unlock()
+	signal(o.changed)
+	return true
+}
+
+// state returns the last seen holder and when the lease expires for us;
+// ok is false when no Lease was seen yet.
+func (o *observer) state(leaseDuration time.Duration) (holder string, expires time.Time, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.version == "" {
+		return "", time.Time{}, false
+	}
+	return o.holder, o.changedAt.Add(leaseDuration), true
+}
+
+// leaseLock is client-go's resourcelock.Interface over a Lease, like
+// resourcelock.LeaseLock, with what vipkeeper needs on top:
+//   - every read and write feeds the observer;
+//   - a Lease held by another node that has expired by the observer's clock
+//     is handed to client-go with no holder, so a fresh campaign takes it at
+//     once (the write is still a compare-and-swap on the resourceVersion, so
+//     a renewal that raced us wins);
+//   - the record's duration is rounded up to whole seconds before client-go
+//     sees it, so client-go's own check never expires a lease earlier than
+//     the configured, millisecond-precise duration;
+//   - the start time of every successful write that names us is reported:
+//     the anchor of the holder's own safety deadline.
+type leaseLock struct {
+	meta          metav1.ObjectMeta
+	client        coordinationv1client.LeasesGetter
+	identity      string
+	leaseDuration time.Duration
+	obs           *observer
+	now           func() time.Time
+	onWrite       func(start time.Time)
+
+	mu    sync.Mutex // guards lease
+	lease *coordinationv1.Lease
+}
+
+var _ resourcelock.Interface = (*leaseLock)(nil)
+
+func (l *leaseLock) Identity() string { return l.identity }
+func (l *leaseLock) Describe() string { return l.meta.Namespace + "/" + l.meta.Name }
+
+// RecordEvent is a no-op: transitions are reported by the keeper, which
+// knows why they happened.
+func (l *leaseLock) RecordEvent(string) {}
+
+func (l *leaseLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	lease, err := l.client.Leases(l.meta.Namespace).Get(ctx, l.meta.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	l.setLease(lease)
+	l.obs.see(lease)
+	rec := resourcelock.LeaseSpecToLeaderElectionRecord(&lease.Spec)
+	// client-go compares raw records to notice changes; give it the
+	// resourceVersion too so that two renewals within a second differ.
+	raw, err := json.Marshal(struct {
+		*resourcelock.LeaderElectionRecord
+		Version string `json:"v"`
+	}{rec, lease.ResourceVersion})
+	if err != nil {
+		return nil, nil, err
+	}
+	if secs := int(math.Ceil(l.leaseDuration.Seconds())); rec.HolderIdentity != "" && rec.LeaseDurationSeconds < secs {
+		rec.LeaseDurationSeconds = secs
+	}
+	if holder, expires, ok := l.obs.state(l.leaseDuration); ok && holder != "" && holder != l.identity && !l.now().Before(expires) {
+		rec.HolderIdentity = ""
+	}
+	return rec, raw, nil
+}
+
+func (l *leaseLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	start := l.now()
+	lease, err := l.client.Leases(l.meta.Namespace).Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: l.meta.Name, Namespace: l.meta.Namespace},
+		Spec:       resourcelock.LeaderElectionRecordToLeaseSpec(&ler),
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	l.wrote(start, lease)
+	return nil
+}
+
+func (l *leaseLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	l.mu.Lock()
+	cur := l.lease
+	l.mu.Unlock()
+	if cur == nil {
+		return errors.New("lease not read yet")
+	}
+	next := cur.DeepCopy()
+	next.Spec = resourcelock.LeaderElectionRecordToLeaseSpec(&ler)
+	start := l.now()
+	lease, err := l.client.Leases(l.meta.Namespace).Update(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	l.wrote(start, lease)
+	return nil
+}
+
+func (l *leaseLock) setLease(lease *coordinationv1.Lease) {
+	l.mu.Lock()
+	l.lease = lease
+	l.mu.Unlock()
+}
+
+func (l *leaseLock) wrote(start time.Time, lease *coordinationv1.Lease) {
+	l.setLease(lease)
+	l.obs.see(lease)
+	if h := lease.Spec.HolderIdentity; h != nil && *h == l.identity && l.onWrite != nil {
+		l.onWrite(start)
+	}
+}
