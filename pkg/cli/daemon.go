@@ -17,6 +17,8 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/config"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
+	"github.com/vipkeeper/vipkeeper/pkg/guard"
+	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
@@ -62,6 +64,15 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		Interface:       cfg.Interface,
 		RefreshInterval: cfg.AnnounceRefresh,
 	}, log)
+	grd := guard.New(guard.Config{Interface: cfg.Interface}, log)
+	prober, err := health.New(cfg.Health, func(s health.Status) { k.Health(s.Healthy, s.Reason) }, log)
+	if err != nil {
+		var fe *health.FieldError
+		if errors.As(err, &fe) {
+			return nil, &config.Error{Source: "--" + fe.Field, Err: fe.Err}
+		}
+		return nil, err
+	}
 	el := election.New(election.Config{
 		LeaseName:      cfg.LeaseName,
 		LeaseNamespace: cfg.LeaseNamespace,
@@ -89,16 +100,51 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		OnOutage:      keeper.OutagePolicy(cfg.APIOutage),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
-		Healthy:       true,
+		// With checks configured, a node earns its candidacy with
+		// --health-rise good probes; without, only the link decides.
+		Healthy: len(cfg.Health.Checks) == 0,
 		// The release is one GET and one UPDATE, each bounded by the lease
 		// client's timeout (renew deadline / 2).
 		ReleaseTimeout: cfg.RenewDeadline + time.Second,
-	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Elect: el.Start}, log)
+	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd}, Elect: el.Start}, log)
 
 	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
 		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
-	return &daemon{log: log, keeper: k, components: []func(context.Context) error{binder.Start, ann.Start, wd.Start}}, nil
+	return &daemon{log: log, keeper: k, components: []func(context.Context) error{
+		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start,
+		func(ctx context.Context) error { return forwardClaims(ctx, grd.Claims(), k) },
+	}}, nil
+}
+
+// guardAdapter gives the keeper the guard's answers as the MACs of hosts
+// that say they hold the VIP. Another node's probe at the same moment is
+// not an answer: it does not hold the VIP either.
+type guardAdapter struct{ g *guard.Guard }
+
+func (a guardAdapter) Watch(addrs []netip.Addr) { a.g.Watch(addrs) }
+
+func (a guardAdapter) Probe(ctx context.Context, addrs []netip.Addr, wait time.Duration) ([]net.HardwareAddr, error) {
+	claims, err := a.g.Probe(ctx, addrs, wait)
+	var holders []net.HardwareAddr
+	for _, c := range claims {
+		if c.Kind != guard.KindProbe {
+			holders = append(holders, c.MAC)
+		}
+	}
+	return holders, err
+}
+
+// forwardClaims hands claims seen on the wire to the keeper.
+func forwardClaims(ctx context.Context, claims <-chan guard.Claim, k *keeper.Keeper) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-claims:
+			k.Claimed(c.Addr, c.MAC, string(c.Kind))
+		}
+	}
 }
 
 // probeBudget bounds how long a new leader waits for a previous holder

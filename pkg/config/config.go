@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -31,6 +33,13 @@ type Config struct {
 	ReconcileInterval time.Duration
 	LogLevel          string
 	LogFormat         string
+	// Health is the health prober's configuration: checks parsed, link
+	// tracking on the VIP interface.
+	Health health.Config
+
+	healthHTTP, healthICMP []string
+	healthCAFile           string
+	healthInsecure         bool
 }
 
 // Sources are where Load reads settings from. Nil functions fall back to
@@ -70,9 +79,13 @@ func FlagSet(name string) *pflag.FlagSet {
 	fs.String("config", "", "YAML config file (flags > environment > file > defaults)")
 	for _, o := range options {
 		usage := o.usage
-		if o.list {
+		switch {
+		case o.list:
 			fs.StringArray(o.name, nil, usage)
-		} else {
+		case o.flag:
+			fs.String(o.name, o.def, usage)
+			fs.Lookup(o.name).NoOptDefVal = "true"
+		default:
 			fs.String(o.name, o.def, usage)
 		}
 	}
@@ -277,6 +290,9 @@ func (c *Config) validate() error {
 	if c.TakeoverProbe > c.RenewDeadline/2 {
 		return bad("takeover-probe", "%v must be at most half of --renew-deadline (%v)", c.TakeoverProbe, c.RenewDeadline/2)
 	}
+	if err := c.buildHealth(); err != nil {
+		return err
+	}
 	if c.ReconcileInterval <= 0 {
 		return bad("reconcile-interval", "must be greater than 0")
 	}
@@ -291,6 +307,28 @@ func (c *Config) validate() error {
 		return bad("log-format", "%q is not one of text, json", c.LogFormat)
 	}
 	return nil
+}
+
+// buildHealth parses the health checks and validates the prober's
+// settings; its errors name the health flag at fault.
+func (c *Config) buildHealth() error {
+	checks, err := health.ParseChecks(c.healthHTTP, c.healthICMP)
+	if err == nil {
+		for i := range checks {
+			if checks[i].Kind == health.KindHTTP {
+				checks[i].CAFile = c.healthCAFile
+				checks[i].InsecureSkipVerify = c.healthInsecure
+			}
+		}
+		c.Health.Checks = checks
+		c.Health.Interface = c.Interface
+		err = c.Health.Validate()
+	}
+	var fe *health.FieldError
+	if errors.As(err, &fe) {
+		return &fieldError{name: fe.Field, err: fe.Err}
+	}
+	return err
 }
 
 // CheckHost runs the checks that need the node: the interface exists and the

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/vipkeeper/vipkeeper/pkg/health"
 )
 
 func sources(args []string, env map[string]string, files map[string]string) Sources {
@@ -49,7 +52,14 @@ func defaults() *Config {
 		ReconcileInterval: 10 * time.Second,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		Health:            health.Config{Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2, Interface: "eth0"},
 	}
+}
+
+var cmpConfig = []cmp.Option{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmpopts.IgnoreUnexported(Config{}),
+	cmpopts.IgnoreFields(health.Config{}, "Observe"),
 }
 
 func TestLoad(t *testing.T) {
@@ -91,6 +101,7 @@ func TestLoad(t *testing.T) {
 			want: func(c *Config) {
 				c.VIPs = append(c.VIPs, netip.MustParseAddr("2001:db8::100"))
 				c.Interface = "eth1"
+				c.Health.Interface = "eth1"
 				c.LeaseDuration = 8 * time.Second
 			},
 		},
@@ -100,6 +111,7 @@ func TestLoad(t *testing.T) {
 			files: map[string]string{"/c.yaml": "vip: [192.0.2.100/32]\ninterface: bond0\nleaseName: cp\nannounceRefresh: 0\n"},
 			want: func(c *Config) {
 				c.Interface = "bond0"
+				c.Health.Interface = "bond0"
 				c.LeaseName = "cp"
 				c.AnnounceRefresh = 0
 			},
@@ -113,6 +125,29 @@ func TestLoad(t *testing.T) {
 				c.LeaseName = "from-flag"
 				c.LeaseNamespace = "env-ns"
 				c.LogLevel = "debug"
+			},
+		},
+		{
+			name: "health checks",
+			args: append([]string{"--health-http", "https://127.0.0.1:6443/livez,status=200-299", "--health-icmp", "192.0.2.1",
+				"--health-ca-file", "/ca.pem", "--health-rise", "3", "--health-interval", "2s"}, minimal...),
+			env: map[string]string{"VIPKEEPER_HEALTH_ICMP": "198.51.100.1,2001:db8::1"},
+			want: func(c *Config) {
+				c.Health.Checks = []health.Check{
+					{Name: "http-0", Kind: health.KindHTTP, Target: "https://127.0.0.1:6443/livez", StatusMin: 200, StatusMax: 299, CAFile: "/ca.pem"},
+					{Name: "icmp-0", Kind: health.KindICMP, Target: "192.0.2.1"},
+				}
+				c.Health.Rise = 3
+				c.Health.Interval = 2 * time.Second
+			},
+		},
+		{
+			name: "bare boolean flag",
+			args: append([]string{"--health-http", "https://127.0.0.1:6443/livez", "--health-insecure-skip-verify"}, minimal...),
+			want: func(c *Config) {
+				c.Health.Checks = []health.Check{
+					{Name: "http-0", Kind: health.KindHTTP, Target: "https://127.0.0.1:6443/livez", StatusMin: 200, StatusMax: 399, InsecureSkipVerify: true},
+				}
 			},
 		},
 		{
@@ -130,7 +165,7 @@ func TestLoad(t *testing.T) {
 			}
 			want := defaults()
 			tt.want(want)
-			if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+			if diff := cmp.Diff(want, got, cmpConfig...); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
@@ -160,6 +195,12 @@ func TestLoadErrors(t *testing.T) {
 		{"tiny margin", append([]string{"--safety-margin", "10ms"}, minimal...), nil, nil, "--safety-margin", "between"},
 		{"bad outage policy", append([]string{"--api-outage", "maybe"}, minimal...), nil, nil, "--api-outage", "hold, release"},
 		{"long probe", append([]string{"--takeover-probe", "2s"}, minimal...), nil, nil, "--takeover-probe", "half"},
+		{"bad health url", append([]string{"--health-http", "ftp://x/"}, minimal...), nil, nil, "--health-http", ""},
+		{"bad health ip", append([]string{"--health-icmp", "nope"}, minimal...), nil, nil, "--health-icmp", ""},
+		{"health timeout >= interval", append([]string{"--health-timeout", "2s"}, minimal...), nil, nil, "--health-timeout", ""},
+		{"health rise zero", append([]string{"--health-rise", "0"}, minimal...), nil, nil, "--health-rise", ""},
+		{"health rise not a number", append([]string{"--health-rise", "two"}, minimal...), nil, nil, "--health-rise", "whole number"},
+		{"bad bool", append([]string{"--health-insecure-skip-verify=maybe"}, minimal...), nil, nil, "--health-insecure-skip-verify", "true or false"},
 		{"lease <= renew", append([]string{"--lease-duration", "3s"}, minimal...), nil, nil, "--lease-duration", "greater than --renew-deadline"},
 		{"renew <= 1.2 retry", append([]string{"--renew-deadline", "1200ms"}, minimal...), nil, nil, "--renew-deadline", "1.2"},
 		{"lease under 1s", append([]string{"--lease-duration", "900ms", "--renew-deadline", "600ms", "--retry-period", "100ms"}, minimal...), nil, nil, "--lease-duration", "whole seconds"},

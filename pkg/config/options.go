@@ -16,6 +16,7 @@ type option struct {
 	usage string
 	def   string // default as text; "" means none
 	list  bool   // may be given several times
+	flag  bool   // a boolean: `--name` alone means true
 	apply func(c *Config, vals []string) error
 }
 
@@ -58,6 +59,22 @@ var options = []option{
 		apply: durationInto(func(c *Config) *time.Duration { return &c.RenewDeadline })},
 	{name: "retry-period", def: "1s", usage: "interval between election attempts and renewals",
 		apply: durationInto(func(c *Config) *time.Duration { return &c.RetryPeriod })},
+	{name: "health-http", list: true, usage: "HTTP(S) health check, URL[,status=MIN-MAX] (repeatable); the node campaigns only while every check passes",
+		apply: func(c *Config, v []string) error { c.healthHTTP = v; return nil }},
+	{name: "health-icmp", list: true, usage: "ICMP echo health check to this IP address (repeatable)",
+		apply: func(c *Config, v []string) error { c.healthICMP = v; return nil }},
+	{name: "health-interval", def: "1s", usage: "interval between health probes",
+		apply: durationInto(func(c *Config) *time.Duration { return &c.Health.Interval })},
+	{name: "health-timeout", def: "500ms", usage: "timeout of one health probe (less than --health-interval)",
+		apply: durationInto(func(c *Config) *time.Duration { return &c.Health.Timeout })},
+	{name: "health-rise", def: "2", usage: "consecutive good probes that make a check pass",
+		apply: intInto(func(c *Config) *int { return &c.Health.Rise })},
+	{name: "health-fall", def: "2", usage: "consecutive failed probes that make a check fail",
+		apply: intInto(func(c *Config) *int { return &c.Health.Fall })},
+	{name: "health-ca-file", usage: "CA bundle trusted by the HTTPS health checks, besides the system's",
+		apply: func(c *Config, v []string) error { c.healthCAFile = v[0]; return nil }},
+	{name: "health-insecure-skip-verify", flag: true, def: "false", usage: "do not verify the HTTPS health checks' certificates (only when you mean it)",
+		apply: boolInto(func(c *Config) *bool { return &c.healthInsecure })},
 	{name: "safety-margin", def: "500ms", usage: "the holder drops the VIP this long before its lease could expire for a follower (covers unbinding and clock-rate drift; see docs/safety.md)",
 		apply: durationInto(func(c *Config) *time.Duration { return &c.SafetyMargin })},
 	{name: "api-outage", def: "hold", usage: "when the API server is unreachable from the holder: hold (keep the VIP until another node claims it on the wire) or release (drop it before the lease expires)",
@@ -90,6 +107,28 @@ func durationInto(field func(*Config) *time.Duration) func(*Config, []string) er
 			return err
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func intInto(field func(*Config) *int) func(*Config, []string) error {
+	return func(c *Config, v []string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v[0])
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func boolInto(field func(*Config) *bool) func(*Config, []string) error {
+	return func(c *Config, v []string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v[0]))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v[0])
+		}
+		*field(c) = b
 		return nil
 	}
 }
