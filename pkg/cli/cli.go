@@ -32,6 +32,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runCommand(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return doctorCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		return versionCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -48,6 +50,7 @@ func usage(w io.Writer) {
 
 Usage:
   vipkeeper run [flags]      keep the VIP (see `+"`vipkeeper run --help`"+`)
+  vipkeeper doctor [flags]   check the kernel settings a failover depends on (see `+"`vipkeeper doctor --help`"+`)
   vipkeeper version [-o json]
   vipkeeper help
 `)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/config"
+	"github.com/vipkeeper/vipkeeper/pkg/doctor"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
@@ -108,6 +109,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		ReleaseTimeout: cfg.RenewDeadline + time.Second,
 	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd}, Elect: el.Start}, log)
 
+	logFindings(log, doctor.Check(context.Background(), doctor.Options{Interface: cfg.Interface}))
 	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
 		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
@@ -115,6 +117,23 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start,
 		func(ctx context.Context) error { return forwardClaims(ctx, grd.Claims(), k) },
 	}}, nil
+}
+
+// logFindings logs, once at start-up, what `vipkeeper doctor` would report
+// about the node's settings. A finding never stops the daemon.
+func logFindings(log *slog.Logger, findings []doctor.Finding) {
+	log = log.With("component", "doctor")
+	for _, f := range findings {
+		level := slog.LevelDebug
+		switch f.Severity {
+		case doctor.Info:
+			level = slog.LevelInfo
+		case doctor.Warning, doctor.Error:
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "node setting", "check", f.Check, "setting", f.Setting,
+			"current", f.Current, "recommended", f.Recommended, "severity", f.Severity.String(), "why", f.Why)
+	}
 }
 
 // guardAdapter gives the keeper the guard's answers as the MACs of hosts
