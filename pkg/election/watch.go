@@ -41,21 +41,35 @@ func (e *Elector) watch(ctx context.Context) {
 func (e *Elector) watchOnce(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, watchWindow+5*time.Second)
 	defer cancel()
+	// Reconnect cancels the request in every phase: dialing, waiting for
+	// the response headers on a dead connection, or streaming.
+	reconnected := make(chan struct{})
+	go func() {
+		select {
+		case <-e.reconnect:
+			e.log.Debug("lease watch reconnecting")
+			close(reconnected)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	secs := int64(watchWindow / time.Second)
 	w, err := e.watches.Leases(e.cfg.LeaseNamespace).Watch(ctx, metav1.ListOptions{
 		FieldSelector:  fields.OneTermEqualSelector("metadata.name", e.cfg.LeaseName).String(),
 		TimeoutSeconds: &secs,
 	})
 	if err != nil {
-		return err
+		select {
+		case <-reconnected:
+			return nil // watch again at once
+		default:
+			return err
+		}
 	}
 	defer w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-e.reconnect:
-			e.log.Debug("lease watch reconnecting")
 			return nil
 		case ev, ok := <-w.ResultChan():
 			if !ok {
