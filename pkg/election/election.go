@@ -61,6 +61,15 @@ type Config struct {
 	LeaseDuration  time.Duration
 	RenewDeadline  time.Duration
 	RetryPeriod    time.Duration
+	// Observer, if not nil, is told about every write of the Lease that
+	// names this node (an acquisition or a renewal attempt).
+	Observer Observer
+}
+
+// Observer times the Lease writes (pkg/metrics). It is called from
+// client-go's goroutines and must be fast.
+type Observer interface {
+	LeaseWrite(took time.Duration, err error)
 }
 
 // Elector campaigns for the Lease while this node is a candidate, for as
@@ -246,6 +255,7 @@ func (e *Elector) electionConfig(term uint64) leaderelection.LeaderElectionConfi
 			leaseDuration: e.cfg.LeaseDuration,
 			obs:           e.obs,
 			now:           e.now,
+			observer:      e.cfg.Observer,
 			onWrite:       func(at time.Time) { e.notify(Event{Kind: Renewed, Term: term, At: at}) },
 		},
 		LeaseDuration:   e.cfg.LeaseDuration,

@@ -85,6 +85,7 @@ type leaseLock struct {
 	obs           *observer
 	now           func() time.Time
 	onWrite       func(start time.Time)
+	observer      Observer // may be nil
 
 	mu    sync.Mutex // guards lease
 	lease *coordinationv1.Lease
@@ -131,6 +132,7 @@ func (l *leaseLock) Create(ctx context.Context, ler resourcelock.LeaderElectionR
 		ObjectMeta: metav1.ObjectMeta{Name: l.meta.Name, Namespace: l.meta.Namespace},
 		Spec:       resourcelock.LeaderElectionRecordToLeaseSpec(&ler),
 	}, metav1.CreateOptions{})
+	l.observe(start, err)
 	if err != nil {
 		return err
 	}
@@ -149,11 +151,20 @@ func (l *leaseLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	next.Spec = resourcelock.LeaderElectionRecordToLeaseSpec(&ler)
 	start := l.now()
 	lease, err := l.client.Leases(l.meta.Namespace).Update(ctx, next, metav1.UpdateOptions{})
+	if ler.HolderIdentity == l.identity { // not the release
+		l.observe(start, err)
+	}
 	if err != nil {
 		return err
 	}
 	l.wrote(start, lease)
 	return nil
+}
+
+func (l *leaseLock) observe(start time.Time, err error) {
+	if l.observer != nil {
+		l.observer.LeaseWrite(l.now().Sub(start), err)
+	}
 }
 
 func (l *leaseLock) setLease(lease *coordinationv1.Lease) {

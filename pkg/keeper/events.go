@@ -53,7 +53,8 @@ func (e electionEvent) apply(ctx context.Context, k *Keeper) {
 		// Terms run one after another: a new term means every earlier
 		// one has ended, even if its Lost is still on its way.
 		k.lostUpTo = max(k.lostUpTo, e.Term-1)
-		k.leading, k.term = true, e.Term
+		k.term = e.Term
+		k.setLeading(true)
 		k.grace.Stop()
 		k.takeOver(ctx)
 	case election.Lost:
@@ -61,10 +62,10 @@ func (e electionEvent) apply(ctx context.Context, k *Keeper) {
 		if !k.leading || k.term > e.Term {
 			return
 		}
-		k.leading = false
+		k.setLeading(false)
 		k.stopProbe()
 		if k.bound {
-			k.maybeRide(ctx, "lease lost")
+			k.maybeRide(ctx, ReasonLeaseLost, "lease lost")
 		}
 	case election.Renewed:
 		if e.At.After(k.lastRenew) {
@@ -82,7 +83,7 @@ func (e electionEvent) apply(ctx context.Context, k *Keeper) {
 		k.leader = e.Identity
 		k.log.Info("leader observed", "leader", e.Identity)
 		if k.bound && !k.leading && e.Identity != "" && e.Identity != k.cfg.Identity {
-			k.unbind(ctx, "another node holds the lease")
+			k.unbind(ctx, ReasonOtherLeader, "another node holds the lease: "+e.Identity)
 		}
 	}
 }
@@ -104,7 +105,7 @@ func (e healthEvent) apply(ctx context.Context, k *Keeper) {
 	}
 	k.log.Warn("unhealthy; stepping down", "reason", e.reason)
 	k.stopProbe()
-	k.unbind(ctx, "unhealthy: "+e.reason)
+	k.unbind(ctx, ReasonUnhealthy, e.reason)
 	k.deps.Election.SetCandidate(false) // releases the lease if we hold it
 }
 
@@ -119,7 +120,7 @@ func (e apiEvent) apply(ctx context.Context, k *Keeper) {
 		k.grace.Reset(k.cfg.RenewDeadline)
 	}
 	if !k.apiUp && k.bound && k.pastDeadline() {
-		k.maybeRide(ctx, "lease expiring")
+		k.maybeRide(ctx, ReasonDeadline, "lease expiring")
 	}
 }
 
@@ -140,7 +141,7 @@ func (e claimEvent) apply(ctx context.Context, k *Keeper) {
 		k.deps.Announcer.Takeover(k.cfg.VIPs)
 		return
 	}
-	k.unbind(ctx, "claimed by "+e.mac.String())
+	k.unbind(ctx, ReasonClaimed, "claimed by "+e.mac.String())
 }
 
 type restoredEvent netip.Addr
@@ -148,6 +149,7 @@ type restoredEvent netip.Addr
 func (e restoredEvent) apply(_ context.Context, k *Keeper) {
 	if k.bound {
 		k.log.Info("VIP restored after external removal; announcing", "vip", netip.Addr(e))
+		k.observe(Transition{Change: Restored, VIPs: []netip.Addr{netip.Addr(e)}})
 		k.deps.Announcer.Takeover(k.cfg.VIPs)
 	}
 }

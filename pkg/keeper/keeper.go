@@ -77,6 +77,9 @@ type Deps struct {
 	Guard     guard
 	// Elect runs the election until its context ends.
 	Elect func(context.Context) error
+	// Observer, if not nil, is told about every transition (metrics,
+	// Kubernetes Events).
+	Observer Observer
 }
 
 // Keeper is the one loop that owns the node's state: whether this node
@@ -144,18 +147,21 @@ func (k *Keeper) Start(ctx context.Context) error {
 	electDone := make(chan error, 1)
 	go func() { electDone <- k.deps.Elect(electCtx) }()
 	// Nothing of ours may be bound before we win: clear leftovers.
-	k.unbind(ctx, "start-up")
+	k.unbind(ctx, ReasonStartup, "")
 
 	for {
 		select {
 		case <-ctx.Done():
-			k.unbind(context.WithoutCancel(ctx), "shutdown")
+			k.unbind(context.WithoutCancel(ctx), ReasonShutdown, "")
 			stopElection()
-			return k.waitElection(electDone)
+			err := k.waitElection(electDone)
+			k.setLeading(false) // released, or left to expire
+			return err
 		case err := <-electDone:
 			// The election only returns when its context ends; anything
 			// else is a broken configuration: stop serving.
-			k.unbind(context.WithoutCancel(ctx), "election stopped")
+			k.unbind(context.WithoutCancel(ctx), ReasonElectionStopped, "")
+			k.setLeading(false)
 			return err
 		case ev := <-k.events:
 			ev.apply(ctx, k)
@@ -163,7 +169,7 @@ func (k *Keeper) Start(ctx context.Context) error {
 			k.onDeadline(ctx)
 		case <-k.grace.C:
 			if k.bound && !k.leading {
-				k.unbind(ctx, "lease not renewed after the API server came back")
+				k.unbind(ctx, ReasonAPIBack, "lease not renewed after the API server came back")
 			}
 		}
 	}

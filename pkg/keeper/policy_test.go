@@ -37,6 +37,7 @@ func TestShutdownOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, baseConfig, false)
 		win(h, 1)
+		synctest.Wait() // the loop has taken over before the shutdown
 		h.stop(t)
 		check(t, h, []string{"bind 2", "announce", "withdraw", "bind 0", "release"})
 		// Senders never block once the loop has stopped.

@@ -79,13 +79,15 @@ func (k *Keeper) bind(ctx context.Context) {
 	}
 	k.bound, k.since = true, start
 	k.armDeadline()
+	took := k.now().Sub(start)
 	k.log.Info("became leader; VIP bound", "vip", k.cfg.VIPs, "added", added, "term", k.term,
-		"took_ms", k.now().Sub(start).Milliseconds())
+		"took_ms", took.Milliseconds())
+	k.observe(Transition{Change: Bound, Term: k.term, Took: took})
 }
 
 // unbind withdraws and removes the VIP. It is also called when nothing is
 // bound, to clear an earlier run's leftovers; the binder makes that cheap.
-func (k *Keeper) unbind(ctx context.Context, reason string) {
+func (k *Keeper) unbind(ctx context.Context, reason Reason, detail string) {
 	start := k.now()
 	was := k.bound
 	k.bound = false
@@ -99,26 +101,31 @@ func (k *Keeper) unbind(ctx context.Context, reason string) {
 		k.deps.Guard.Watch(nil)
 	}
 	if _, err := k.deps.Binder.Set(ctx, nil); err != nil {
-		k.log.Error("unbinding VIP failed", "vip", k.cfg.VIPs, "reason", reason, "err", err)
+		k.log.Error("unbinding VIP failed", "vip", k.cfg.VIPs, "reason", reason, "detail", detail, "err", err)
 	}
 	if was {
-		k.log.Info("stepped down; VIP unbound", "vip", k.cfg.VIPs, "reason", reason,
-			"held_for", k.now().Sub(k.since).Round(time.Millisecond), "took_ms", k.now().Sub(start).Milliseconds())
+		took := k.now().Sub(start)
+		k.log.Info("stepped down; VIP unbound", "vip", k.cfg.VIPs, "reason", reason, "detail", detail,
+			"held_for", k.now().Sub(k.since).Round(time.Millisecond), "took_ms", took.Milliseconds())
+		k.observe(Transition{Change: Unbound, Reason: reason, Detail: detail, Took: took})
 	}
 }
 
 // maybeRide decides what a holder does when its lease may be gone: ride
 // through an API outage (policy hold, API unreachable from here), or drop
 // the VIP.
-func (k *Keeper) maybeRide(ctx context.Context, reason string) {
+func (k *Keeper) maybeRide(ctx context.Context, reason Reason, detail string) {
 	if k.cfg.OnOutage == Hold && !k.apiUp {
 		if k.ridingSince.IsZero() {
 			k.ridingSince = k.now()
-			k.log.Warn("API server unreachable; holding the VIP until another node claims it", "vip", k.cfg.VIPs, "reason", reason)
+			k.log.Warn("API server unreachable; holding the VIP until another node claims it", "vip", k.cfg.VIPs, "reason", reason, "detail", detail)
 		}
 		return
 	}
-	k.unbind(ctx, reason)
+	if reason == ReasonDeadline && !k.apiUp {
+		reason = ReasonAPIUnreachable
+	}
+	k.unbind(ctx, reason, detail)
 }
 
 // deadline is when the holder's own safety deadline passes.
@@ -142,5 +149,5 @@ func (k *Keeper) onDeadline(ctx context.Context) {
 	if !k.bound || !k.pastDeadline() {
 		return
 	}
-	k.maybeRide(ctx, "lease not renewed in time")
+	k.maybeRide(ctx, ReasonDeadline, "lease not renewed in time")
 }

@@ -1,0 +1,142 @@
+package metrics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vipkeeper/vipkeeper/pkg/announce"
+	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+)
+
+// reasonOther is the unbind reason label of a reason the keeper does not
+// list (none today); it keeps the label set closed.
+const reasonOther = "other"
+
+// Observe implements keeper.Observer: leadership and VIP transitions.
+func (m *Metrics) Observe(t keeper.Transition) {
+	switch t.Change {
+	case keeper.Acquired:
+		m.leader.Set(1)
+		m.leaderTransitions.Inc()
+		m.leaderSince.Set(float64(t.At.UnixNano()) / 1e9)
+	case keeper.Lost:
+		m.leader.Set(0)
+		m.leaderTransitions.Inc()
+		m.leaderSince.Set(0)
+	case keeper.Bound:
+		m.vipBind.Inc()
+		m.setBound(t, 1)
+	case keeper.Unbound:
+		m.vipUnbind.WithLabelValues(reasonLabel(t.Reason)).Inc()
+		m.setBound(t, 0)
+	case keeper.Restored:
+		m.vipRestored.Inc()
+	}
+}
+
+func (m *Metrics) setBound(t keeper.Transition, v float64) {
+	for _, a := range t.VIPs {
+		m.vipBound.WithLabelValues(Family(a)).Set(v)
+	}
+}
+
+func reasonLabel(r keeper.Reason) string {
+	for _, known := range keeper.Reasons() {
+		if r == known {
+			return string(r)
+		}
+	}
+	return reasonOther
+}
+
+// LeaseWrite implements election.Observer: one Lease write naming this
+// node, an acquisition or a renewal attempt.
+func (m *Metrics) LeaseWrite(took time.Duration, err error) {
+	m.renewDuration.Observe(took.Seconds())
+	if err != nil {
+		m.renewFailures.Inc()
+	}
+}
+
+// ObserveProbe records one health probe; it has the signature of the
+// health prober's Config.Observe. check is the check's configured name
+// (http-0, icmp-0, …).
+func (m *Metrics) ObserveProbe(check string, ok bool, took time.Duration) {
+	m.probeSuccess.WithLabelValues(check).Set(boolf(ok))
+	m.probeDuration.WithLabelValues(check).Set(took.Seconds())
+}
+
+// SetHealthy records the node's aggregate health.
+func (m *Metrics) SetHealthy(healthy bool) { m.healthy.Set(boolf(healthy)) }
+
+// SetAPIReachable records the watchdog's verdict; a change from
+// unreachable to reachable counts as a recovery.
+func (m *Metrics) SetAPIReachable(up bool) {
+	m.mu.Lock()
+	recovered := up && !m.apiUp
+	m.apiUp = up
+	m.mu.Unlock()
+	m.apiReachable.Set(boolf(up))
+	if recovered {
+		m.apiRecoveries.Inc()
+	}
+}
+
+// SetDoctorFindings replaces the doctor's finding counts; severities
+// missing from counts are set to 0. Keys are doctor severity names (info,
+// warning, error).
+func (m *Metrics) SetDoctorFindings(counts map[string]int) {
+	m.doctorFindings.Reset()
+	for _, s := range []string{"info", "warning", "error"} {
+		m.doctorFindings.WithLabelValues(s).Set(float64(counts[s]))
+	}
+}
+
+// AddAnnouncer registers a collector that reads the announcer's counters
+// at scrape time. stats is announce.Announcer.Stats.
+func (m *Metrics) AddAnnouncer(stats func() map[announce.StatsKey]announce.Counts) error {
+	if err := m.reg.Register(newAnnounceCollector(stats)); err != nil {
+		return fmt.Errorf("register announcer metrics: %w", err)
+	}
+	return nil
+}
+
+// announceCollector exports announce.Announcer.Stats: every protocol and
+// trigger, zero or not, so the series exist from the first scrape.
+type announceCollector struct {
+	stats        func() map[announce.StatsKey]announce.Counts
+	sent, errors *prometheus.Desc
+}
+
+func newAnnounceCollector(stats func() map[announce.StatsKey]announce.Counts) *announceCollector {
+	return &announceCollector{
+		stats: stats,
+		sent: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announcements", "sent_total"),
+			"Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.",
+			[]string{"protocol", "trigger"}, nil),
+		errors: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announce", "errors_total"),
+			"Announcements of one address in one round that failed (socket or interface errors).", nil, nil),
+	}
+}
+
+func (c *announceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.sent
+	ch <- c.errors
+}
+
+func (c *announceCollector) Collect(ch chan<- prometheus.Metric) {
+	stats := c.stats()
+	var errs uint64
+	for _, p := range []announce.Protocol{announce.ProtocolARP, announce.ProtocolNDP} {
+		for _, t := range []announce.Trigger{announce.TriggerTakeover, announce.TriggerRefresh} {
+			n := stats[announce.StatsKey{Protocol: p, Trigger: t}]
+			ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(n.Packets), string(p), string(t))
+		}
+	}
+	for _, n := range stats {
+		errs += n.Errors
+	}
+	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(errs))
+}
