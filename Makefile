@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/vipkeeper/vipkeeper/pkg/version.Version=$(VERSION) -X github.com/vipkeeper/vipkeeper/pkg/version.Commit=$(COMMIT)
 IMAGE   ?= vipkeeper:$(VERSION)
 
-.PHONY: help build test lint fmt docs e2e bench demo image clean
+.PHONY: help build test lint fmt docs manifests e2e bench demo image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -27,12 +27,16 @@ fmt: ## gofmt the tree
 docs: ## regenerate the configuration reference in README.md
 	$(GO) test ./pkg/config -run TestReadmeReference -update
 
+manifests: ## regenerate manifests/ (`vipkeeper manifest` examples; a test fails when they are stale)
+	$(GO) test ./pkg/cli -run TestManifestsUpToDate -update-manifests
+
 e2e: build ## the end-to-end suite on a real kube-apiserver in network namespaces (root)
 	cd e2e && $(GO) test -count=1 -v -timeout 60m ./...
 
-image: ## build the container image with podman or docker, if one is present
-	@if command -v podman >/dev/null 2>&1; then podman build -f Containerfile -t $(IMAGE) .; \
-	elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker build -f Containerfile -t $(IMAGE) .; \
+IMAGE_ARGS = -f Containerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+image: ## build the container image with podman or docker, if one is present (docs/image.md)
+	@if command -v podman >/dev/null 2>&1; then echo "podman build $(IMAGE_ARGS)"; podman build $(IMAGE_ARGS); \
+	elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo "docker build $(IMAGE_ARGS)"; docker build $(IMAGE_ARGS); \
 	else echo "make image: no podman, and no running docker engine; nothing built" >&2; exit 1; fi
 
 clean: ## remove build output

@@ -34,6 +34,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCommand(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return doctorCommand(ctx, args[1:], stdout, stderr)
+	case "status":
+		return statusCommand(ctx, args[1:], stdout, stderr)
+	case "manifest":
+		return manifestCommand(args[1:], stdout, stderr)
 	case "version":
 		return versionCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -51,6 +55,8 @@ func usage(w io.Writer) {
 Usage:
   vipkeeper run [flags]      keep the VIP (see `+"`vipkeeper run --help`"+`)
   vipkeeper doctor [flags]   check the kernel settings a failover depends on (see `+"`vipkeeper doctor --help`"+`)
+  vipkeeper status [flags]   who holds the Lease, since when, and whether it is this node (-o json)
+  vipkeeper manifest KIND    print a static pod, DaemonSet, RBAC, systemd unit or its config from run's flags (see `+"`vipkeeper manifest --help`"+`)
   vipkeeper version [-o json]
   vipkeeper help
 `)

@@ -22,6 +22,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
+	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
 	"github.com/vipkeeper/vipkeeper/pkg/watchdog"
@@ -46,14 +47,21 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	if err != nil {
 		return nil, &config.Error{Source: "--kubeconfig", Err: err}
 	}
+	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat).With("node", cfg.NodeName)
+	klog.SetSlogLogger(log.With("component", "client-go"))
+	servers, err := useServers(cfg, restCfg, log)
+	if err != nil {
+		return nil, err
+	}
 	v := version.Get()
 	clients, err := kube.NewClients(restCfg, cfg.RenewDeadline, fmt.Sprintf("vipkeeper/%s (%s)", v.Version, cfg.NodeName))
 	if err != nil {
 		return nil, err
 	}
-
-	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat).With("node", cfg.NodeName)
-	klog.SetSlogLogger(log.With("component", "client-go"))
+	obs, err := newObservability(cfg, restCfg, log)
+	if err != nil {
+		return nil, err
+	}
 
 	var k *keeper.Keeper // components report to the keeper, built last
 	binder := vip.New(vip.Config{
@@ -66,7 +74,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		RefreshInterval: cfg.AnnounceRefresh,
 	}, log)
 	grd := guard.New(guard.Config{Interface: cfg.Interface}, log)
-	prober, err := health.New(cfg.Health, func(s health.Status) { k.Health(s.Healthy, s.Reason) }, log)
+	prober, err := health.New(obs.healthConfig(cfg.Health), func(s health.Status) { obs.metrics.SetHealthy(s.Healthy); k.Health(s.Healthy, s.Reason) }, log)
 	if err != nil {
 		var fe *health.FieldError
 		if errors.As(err, &fe) {
@@ -81,15 +89,23 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		LeaseDuration:  cfg.LeaseDuration,
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
+		Observer:       obs.metrics,
 	}, clients.Leases.CoordinationV1(), clients.Watch.CoordinationV1(), func(e election.Event) { k.Notify(e) }, log)
-	wd := watchdog.New(watchdogConfig(cfg), kube.ReadyzProbe(clients.Probe), func(up bool) {
+	wdCfg := watchdogConfig(cfg)
+	probe := failingOver(kube.ReadyzProbe(clients.Probe), wdCfg.FailAfter, servers.Failover)
+	wd := watchdog.New(wdCfg, probe, func(up bool) {
 		if up {
 			// Heal: drop connections that died during the outage,
 			// restart the Lease watch and campaign at once.
 			clients.CloseIdleConnections()
 			el.Reconnect()
 			el.Kick()
+		} else {
+			// Leave the API server in use, even one that still accepts
+			// connections: the next requests go to the next --api-server.
+			servers.Failover()
 		}
+		obs.metrics.SetAPIReachable(up)
 		k.APIReachable(up)
 	}, log)
 	k = keeper.New(keeper.Config{
@@ -107,16 +123,23 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		// The release is one GET and one UPDATE, each bounded by the lease
 		// client's timeout (renew deadline / 2).
 		ReleaseTimeout: cfg.RenewDeadline + time.Second,
-	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd}, Elect: el.Start}, log)
+	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd}, Elect: obs.elect(el.Start),
+		Observer: obs.observer()}, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
+	if err := obs.watch(k, wd, ann); err != nil {
+		return nil, err
+	}
 
-	logFindings(log, doctor.Check(context.Background(), doctor.Options{Interface: cfg.Interface}))
+	findings := doctor.Check(context.Background(), doctor.Options{Interface: cfg.Interface})
+	logFindings(log, findings)
+	obs.setFindings(findings)
 	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
 		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
-	return &daemon{log: log, keeper: k, components: []func(context.Context) error{
+	return &daemon{log: log, keeper: k, components: append([]func(context.Context) error{
 		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start,
 		func(ctx context.Context) error { return forwardClaims(ctx, grd.Claims(), k) },
-	}}, nil
+		sdnotify.New(k.Ping, log).Start, // READY=1 and WATCHDOG=1 under systemd
+	}, obs.components()...)}, nil
 }
 
 // logFindings logs, once at start-up, what `vipkeeper doctor` would report

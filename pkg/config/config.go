@@ -19,6 +19,7 @@ import (
 type Config struct {
 	NodeName          string
 	Kubeconfig        string
+	APIServers        []string // replace the kubeconfig's server, in order of preference
 	VIPs              []netip.Addr
 	Interface         string
 	LeaseName         string
@@ -33,6 +34,7 @@ type Config struct {
 	ReconcileInterval time.Duration
 	LogLevel          string
 	LogFormat         string
+	MetricsAddr       string // listen address of /metrics, /healthz and /readyz; "" disables them
 	// Health is the health prober's configuration: checks parsed, link
 	// tracking on the VIP interface.
 	Health health.Config
@@ -40,6 +42,10 @@ type Config struct {
 	healthHTTP, healthICMP []string
 	healthCAFile           string
 	healthInsecure         bool
+
+	// values holds each option's merged raw values by flag name, for
+	// Settings (manifests render the same settings back out).
+	values map[string][]string
 }
 
 // Sources are where Load reads settings from. Nil functions fall back to
@@ -164,7 +170,7 @@ func Load(src Sources) (*Config, error) {
 		layers[o.name] = setting{vals: vals, source: "--" + o.name}
 	}
 
-	c := &Config{}
+	c := &Config{values: map[string][]string{}}
 	sources := map[string]string{}
 	for _, o := range options {
 		s, ok := layers[o.name]
@@ -172,6 +178,7 @@ func Load(src Sources) (*Config, error) {
 			continue
 		}
 		sources[o.name] = s.source
+		c.values[o.name] = s.vals
 		if err := o.apply(c, s.vals); err != nil {
 			return nil, &Error{Source: s.source, Err: err}
 		}
@@ -289,6 +296,9 @@ func (c *Config) validate() error {
 	}
 	if c.TakeoverProbe > c.RenewDeadline/2 {
 		return bad("takeover-probe", "%v must be at most half of --renew-deadline (%v)", c.TakeoverProbe, c.RenewDeadline/2)
+	}
+	if err := c.validateAPIServers(); err != nil {
+		return err
 	}
 	if err := c.buildHealth(); err != nil {
 		return err

@@ -52,6 +52,7 @@ func defaults() *Config {
 		ReconcileInterval: 10 * time.Second,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		MetricsAddr:       "127.0.0.1:9479",
 		Health:            health.Config{Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2, Interface: "eth0"},
 	}
 }

@@ -45,6 +45,8 @@ var options = []option{
 		apply: func(c *Config, v []string) error { c.NodeName = v[0]; return nil }},
 	{name: "kubeconfig", usage: "kubeconfig file; in-cluster configuration when empty",
 		apply: func(c *Config, v []string) error { c.Kubeconfig = v[0]; return nil }},
+	{name: "api-server", list: true, usage: "API server URL used instead of the kubeconfig's server, never the VIP; repeatable: this node's own first (https://127.0.0.1:6443), then the other control-plane nodes, and vipkeeper fails over between them. TLS checks each against the kubeconfig server's host name (docs/deploy-static-pod.md)",
+		apply: applyAPIServers},
 	{name: "vip", list: true, usage: "virtual IP to keep (one IPv4, one IPv6, or one of each; repeat the flag or separate with commas)",
 		apply: applyVIPs},
 	{name: "interface", usage: "interface that carries the VIP (required)",
@@ -89,6 +91,7 @@ var options = []option{
 		apply: func(c *Config, v []string) error { c.LogLevel = v[0]; return nil }},
 	{name: "log-format", def: "text", usage: "text or json",
 		apply: func(c *Config, v []string) error { c.LogFormat = v[0]; return nil }},
+	{name: "metrics-addr", def: DefaultMetricsAddr, usage: "listen address (host:port) of /metrics, /healthz and /readyz; empty disables them (see docs/metrics.md)", apply: applyMetricsAddr},
 }
 
 func lookupOption(name string) (option, bool) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -107,7 +108,9 @@ func (c *Clients) build(base *rest.Config, timeout time.Duration, rl flowcontrol
 // an outage, when the old connections may be dead without knowing it.
 func (c *Clients) CloseIdleConnections() {
 	for _, hc := range c.https {
-		hc.CloseIdleConnections()
+		// Not hc.CloseIdleConnections(): client-go's wrappers (user
+		// agent, auth) do not pass it on, so it would do nothing.
+		utilnet.CloseIdleConnectionsFor(hc.Transport)
 	}
 }
 
@@ -123,7 +126,12 @@ func ReadyzProbe(cs kubernetes.Interface) func(ctx context.Context) error {
 
 // withOwnTransport gives cfg a dialer of its own, which keeps client-go
 // from sharing a cached transport between clients built from one config.
+// A dialer already set (UseServers) is kept: client-go wraps it anew for
+// every config, which keeps the transports apart just the same.
 func withOwnTransport(cfg *rest.Config) *rest.Config {
+	if cfg.Dial != nil {
+		return cfg
+	}
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive}
 	cfg.Dial = d.DialContext
 	return cfg

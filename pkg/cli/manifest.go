@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/vipkeeper/vipkeeper/pkg/config"
+	"github.com/vipkeeper/vipkeeper/pkg/manifest"
+	"github.com/vipkeeper/vipkeeper/pkg/version"
+)
+
+const manifestUsage = `Usage: vipkeeper manifest KIND [--image IMAGE] [run flags]
+
+Prints a ready-to-use file for KIND, built from the flags ` + "`vipkeeper run`" + ` takes
+(validated the same way; --config is read too, the environment is not):
+
+  static-pod   a Pod for /etc/kubernetes/manifests (needs --kubeconfig)
+  daemonset    a DaemonSet using the ServiceAccount of ` + "`manifest rbac`" + `
+  rbac         ServiceAccount, Role and RoleBinding: the least vipkeeper needs
+  systemd      vipkeeper.service for a host without kubelet (needs --kubeconfig)
+  config       /etc/vipkeeper/config.yaml for that unit
+
+--image sets the pods' image (default %s:<version>).
+Guides: docs/deploy-static-pod.md, docs/deploy-daemonset.md, docs/deploy-systemd.md.
+`
+
+// manifestCommand implements `vipkeeper manifest`.
+func manifestCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, manifestUsage, manifest.DefaultImageRepo)
+		return exitUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(stdout, manifestUsage, manifest.DefaultImageRepo)
+		return exitOK
+	}
+	kind := manifest.Kind(args[0])
+	image, runArgs, err := splitImage(args[1:])
+	if err != nil {
+		fmt.Fprintf(stderr, "vipkeeper manifest: %v\n", err)
+		return exitUsage
+	}
+	if image == "" {
+		image = manifest.DefaultImageRepo + ":" + version.Get().Version
+	}
+	cfg, err := config.Load(config.Sources{
+		Args: runArgs,
+		// The output depends on the command line (and --config) alone,
+		// not on the environment of the machine that renders it.
+		LookupEnv: func(string) (string, bool) { return "", false },
+		// Each node's own name is filled in where the file runs.
+		Hostname: func() (string, error) { return "node", nil },
+	})
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprintf(stdout, manifestUsage, manifest.DefaultImageRepo)
+		fs := config.FlagSet("run")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vipkeeper manifest: %v\n", err)
+		return exitUsage
+	}
+	command := []string{"vipkeeper manifest", string(kind)}
+	if kind == manifest.StaticPod || kind == manifest.DaemonSet {
+		command = append(command, "--image="+image)
+	}
+	command = append(command, config.Args(cfg.Settings())...)
+	out, err := manifest.Generate(kind, cfg, manifest.Options{Image: image, Command: strings.Join(command, " ")})
+	if err != nil {
+		fmt.Fprintf(stderr, "vipkeeper manifest %s: %v\n", kind, err)
+		return exitUsage
+	}
+	if _, err := stdout.Write(out); err != nil {
+		fmt.Fprintf(stderr, "vipkeeper manifest: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// splitImage takes --image out of args; the rest are `run` flags.
+func splitImage(args []string) (image string, rest []string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--image":
+			if i+1 >= len(args) {
+				return "", nil, errors.New("--image needs a value")
+			}
+			image = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--image="):
+			image = strings.TrimPrefix(a, "--image=")
+		case a == "--":
+			return image, append(rest, args[i:]...), nil
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return image, rest, nil
+}

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var updateManifests = flag.Bool("update-manifests", false, "rewrite the files in manifests/ (make manifests)")
+
+// exampleImage is the image the example manifests name.
+const exampleImage = "--image=ghcr.io/vipkeeper/vipkeeper:latest"
+
+// examples are the files in manifests/ and the commands that make them;
+// documentation addresses only.
+var examples = []struct {
+	file string
+	args []string
+}{
+	{"static-pod.yaml", []string{"manifest", "static-pod", exampleImage,
+		"--kubeconfig", "/etc/kubernetes/admin.conf",
+		"--api-server", "https://127.0.0.1:6443", "--api-server", "https://192.0.2.11:6443",
+		"--api-server", "https://192.0.2.12:6443", "--api-server", "https://192.0.2.13:6443",
+		"--vip", "192.0.2.100", "--interface", "eth0"}},
+	{"daemonset.yaml", []string{"manifest", "daemonset", exampleImage, "--vip", "192.0.2.100", "--interface", "eth0"}},
+	{"rbac.yaml", []string{"manifest", "rbac", "--vip", "192.0.2.100", "--interface", "eth0"}},
+	{"vipkeeper.service", []string{"manifest", "systemd", "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--vip", "192.0.2.100", "--interface", "eth0"}},
+	{"config.yaml", []string{"manifest", "config", "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--vip", "192.0.2.100", "--interface", "eth0"}},
+}
+
+func runManifest(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestManifestsUpToDate keeps manifests/ identical to what `vipkeeper
+// manifest` prints. Regenerate with `make manifests`.
+func TestManifestsUpToDate(t *testing.T) {
+	for _, ex := range examples {
+		t.Run(ex.file, func(t *testing.T) {
+			code, out, errOut := runManifest(t, ex.args...)
+			if code != exitOK {
+				t.Fatalf("vipkeeper %s: exit %d: %s", strings.Join(ex.args, " "), code, errOut)
+			}
+			path := filepath.Join("..", "..", "manifests", ex.file)
+			have, err := os.ReadFile(path)
+			if *updateManifests && (err != nil || string(have) != out) {
+				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v (run `make manifests`)", err)
+			}
+			if diff := cmp.Diff(out, string(have)); diff != "" {
+				t.Errorf("%s is stale; run `make manifests` (-generated +file):\n%s", path, diff)
+			}
+		})
+	}
+}
+
+func TestManifestErrors(t *testing.T) {
+	base := []string{"--vip", "192.0.2.100", "--interface", "eth0"}
+	tests := []struct {
+		name string
+		args []string
+		want int
+		text string // in stderr
+	}{
+		{"no kind", []string{"manifest"}, exitUsage, "Usage"},
+		{"unknown kind", append([]string{"manifest", "helm"}, base...), exitUsage, `unknown kind "helm"`},
+		{"invalid run flags", []string{"manifest", "rbac", "--vip", "192.0.2.100"}, exitUsage, "--interface"},
+		{"api server is the VIP", append([]string{"manifest", "static-pod", "--kubeconfig", "/k", "--api-server", "https://192.0.2.100:6443"}, base...), exitUsage, "kube-vip#684"},
+		{"static pod without kubeconfig", append([]string{"manifest", "static-pod"}, base...), exitUsage, "ServiceAccount"},
+		{"systemd without kubeconfig", append([]string{"manifest", "systemd"}, base...), exitUsage, "--kubeconfig"},
+		{"node name in a pod", append([]string{"manifest", "daemonset", "--node-name", "n1"}, base...), exitUsage, "spec.nodeName"},
+		{"image without value", append([]string{"manifest", "daemonset"}, append(base, "--image")...), exitUsage, "--image needs a value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runManifest(t, tt.args...)
+			if code != tt.want || !strings.Contains(errOut, tt.text) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q (stdout %q)", code, errOut, tt.want, tt.text, out)
+			}
+			if code != exitOK && out != "" {
+				t.Errorf("printed a manifest on failure: %q", out)
+			}
+		})
+	}
+}
+
+func TestManifestHelp(t *testing.T) {
+	for _, args := range [][]string{{"manifest", "--help"}, {"manifest", "static-pod", "--help"}} {
+		code, out, _ := runManifest(t, args...)
+		if code != exitOK || !strings.Contains(out, "static-pod") {
+			t.Errorf("%v: exit %d, stdout %q", args, code, out)
+		}
+	}
+}
+
+// TestManifestIgnoresEnvironment: the output depends on the command line
+// alone.
+func TestManifestIgnoresEnvironment(t *testing.T) {
+	t.Setenv("VIPKEEPER_LEASE_NAME", "from-env")
+	_, out, _ := runManifest(t, "manifest", "rbac", "--vip", "192.0.2.100", "--interface", "eth0")
+	if strings.Contains(out, "from-env") {
+		t.Errorf("the environment leaked into the manifest:\n%s", out)
+	}
+}
+
+func TestFailingOver(t *testing.T) {
+	tests := []struct {
+		name    string
+		results string // one probe outcome per character: + ok, - failed
+		want    int    // failovers from the wrapper (the watchdog's report makes the first)
+	}{
+		{"healthy", "++++", 0},
+		{"first report only", "--+", 0},
+		{"still down after a failover", "----", 1},
+		{"every further two", "--------", 3},
+		{"a success resets", "----+----", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			i := 0
+			var failovers atomic.Int64
+			probe := failingOver(func(context.Context) error {
+				ok := tt.results[i] == '+'
+				i++
+				if ok {
+					return nil
+				}
+				return errors.New("timeout")
+			}, 2, func() { failovers.Add(1) })
+			for range tt.results {
+				_ = probe(t.Context())
+			}
+			if got := int(failovers.Load()); got != tt.want {
+				t.Errorf("failovers = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
