@@ -117,7 +117,10 @@ func New(cfg Config, leases, watches coordinationv1client.LeasesGetter, notify f
 		candidate:   make(chan bool, 1),
 		isCandidate: true,
 	}
-	e.obs = newObserver(func() time.Time { return e.now() })
+	// Followers read at least every 2.2 retry periods (client-go's poll
+	// with jitter) and a read takes at most renew-deadline/2; a longer gap
+	// means this node was cut off.
+	e.obs = newObserver(func() time.Time { return e.now() }, 3*cfg.RetryPeriod+cfg.RenewDeadline/2)
 	return e
 }
 

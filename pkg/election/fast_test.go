@@ -2,6 +2,8 @@ package election
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -9,7 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 )
 
@@ -164,6 +168,37 @@ func TestCandidacy(t *testing.T) {
 		want = append(want, Event{Kind: Elected, Term: 2})
 		if diff := cmp.Diff(want, a.get()); diff != "" {
 			t.Errorf("events after rejoining (-want +got):\n%s", diff)
+		}
+		stop()
+		<-done
+	})
+}
+
+// TestOutageRestartsFollowerClock: a follower that could not read the
+// Lease during an outage does not take the lease the moment the API is back
+// (nobody could renew during the outage); it gives the holder a full lease
+// duration from its first read after the gap.
+func TestOutageRestartsFollowerClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cs := newAPI(heldLease("n1", time.Now()))
+		var broken atomic.Bool
+		cs.PrependReactor("*", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+			if broken.Load() {
+				return true, nil, errors.New("connection refused")
+			}
+			return false, nil, nil
+		})
+		var b sink
+		ctx, stop := context.WithCancel(t.Context())
+		done := startWith(ctx, "n2", cs, nil, &b)
+		time.Sleep(time.Second)
+		broken.Store(true)
+		time.Sleep(20 * time.Second)
+		broken.Store(false)
+		back := time.Now()
+		took := waitElected(t, &b, back, 4*cfg.LeaseDuration)
+		if took < cfg.LeaseDuration {
+			t.Errorf("follower took the lease %v after the API came back; want ≥ lease duration %v", took, cfg.LeaseDuration)
 		}
 		stop()
 		<-done

@@ -23,28 +23,44 @@ import (
 // rule, with fresher observations. An observation always comes after the
 // write it sees, so a follower never judges a lease expired before the
 // holder's own deadline (see docs/safety.md).
+//
+// A node that could not read the Lease for a while (the API server was
+// unreachable from it) has not been watching: nobody could renew during
+// that time either, so silence proves nothing. Its first read after such a
+// gap counts as a change, which restarts its clock. That way, after an
+// outage, the holder — riding through it — renews its own lease instead of
+// losing a race to a follower that merely saw no renewals.
 type observer struct {
 	now     func() time.Time
+	blind   time.Duration // a gap between reads longer than this restarts the clock
 	changed chan struct{} // signalled, never blocking, on every change
 
 	mu        sync.Mutex // guards the fields below
 	version   string     // resourceVersion last seen
 	holder    string
 	changedAt time.Time // local time the Lease last changed
+	lastRead  time.Time // local time of the last successful read or write
+	epoch     int       // counts clock restarts
 }
 
-func newObserver(now func() time.Time) *observer {
-	return &observer{now: now, changed: make(chan struct{}, 1)}
+func newObserver(now func() time.Time, blind time.Duration) *observer {
+	return &observer{now: now, blind: blind, changed: make(chan struct{}, 1)}
 }
 
 // see records a read of the Lease. It reports whether it changed.
 func (o *observer) see(l *coordinationv1.Lease) bool {
 	o.mu.Lock()
-	if l.ResourceVersion == o.version {
+	now := o.now()
+	gap := !o.lastRead.IsZero() && now.Sub(o.lastRead) > o.blind
+	o.lastRead = now
+	if gap {
+		o.epoch++
+	}
+	if l.ResourceVersion == o.version && !gap {
 		o.mu.Unlock()
 		return false
 	}
-	o.version, o.changedAt = l.ResourceVersion, o.now()
+	o.version, o.changedAt = l.ResourceVersion, now
 	o.holder = ""
 	if l.Spec.HolderIdentity != nil {
 		o.holder = *l.Spec.HolderIdentity
@@ -63,6 +79,13 @@ func (o *observer) state(leaseDuration time.Duration) (holder string, expires ti
 		return "", time.Time{}, false
 	}
 	return o.holder, o.changedAt.Add(leaseDuration), true
+}
+
+// restarts returns how often the clock was restarted after a gap.
+func (o *observer) restarts() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.epoch
 }
 
 // leaseLock is client-go's resourcelock.Interface over a Lease, like
@@ -108,12 +131,15 @@ func (l *leaseLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord
 	l.setLease(lease)
 	l.obs.see(lease)
 	rec := resourcelock.LeaseSpecToLeaderElectionRecord(&lease.Spec)
-	// client-go compares raw records to notice changes; give it the
-	// resourceVersion too so that two renewals within a second differ.
+	// client-go compares raw records to notice changes and restarts its
+	// own clock on each: give it the resourceVersion, so that two renewals
+	// within a second differ, and the observer's restarts, so that client-go
+	// too starts afresh after a gap in our reads.
 	raw, err := json.Marshal(struct {
 		*resourcelock.LeaderElectionRecord
 		Version string `json:"v"`
-	}{rec, lease.ResourceVersion})
+		Epoch   int    `json:"e"`
+	}{rec, lease.ResourceVersion, l.obs.restarts()})
 	if err != nil {
 		return nil, nil, err
 	}
