@@ -64,7 +64,10 @@ func (g *Guard) Probe(ctx context.Context, addrs []netip.Addr, wait time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	defer s.close(g)
+	// Closing a packet socket waits for an RCU grace period in the kernel
+	// (synchronize_net, ~10 ms each); a new leader must not wait for that
+	// before it binds, so the sockets are closed in the background.
+	defer func() { go s.close(g) }()
 	conns := slices.DeleteFunc([]frameConn{s.arp, s.ndp}, func(c frameConn) bool { return c == nil })
 
 	// The sockets are bound, so answers are queued from here on, even

@@ -38,8 +38,11 @@ func probe(ctx context.Context, g *Guard, addrs []netip.Addr, wait time.Duration
 	return claims, time.Since(start), err
 }
 
+// checkAllClosed runs inside a synctest bubble: Probe closes its sockets
+// in the background, so wait for that before looking.
 func checkAllClosed(t *testing.T, f *fakeNet) {
 	t.Helper()
+	synctest.Wait()
 	for _, c := range f.allConns() {
 		if !c.isClosed() {
 			t.Errorf("%v conn left open", c.et)
