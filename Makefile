@@ -31,7 +31,13 @@ manifests: ## regenerate manifests/ (`vipkeeper manifest` examples; a test fails
 	$(GO) test ./pkg/cli -run TestManifestsUpToDate -update-manifests
 
 e2e: build ## the end-to-end suite on a real kube-apiserver in network namespaces (root)
-	cd e2e && $(GO) test -count=1 -v -timeout 60m ./...
+	cd e2e && $(GO) test -p 1 -count=1 -v -timeout 30m ./...
+
+bench: ## failover benchmark, 5 runs per scenario (VIPKEEPER_BENCH_RUNS=N); writes e2e/.artifacts/bench.{json,md} (root)
+	cd e2e && VIPKEEPER_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run '^TestBench$$' .
+
+demo: ## three-node lab, live view: SIGTERM the leader, crash the next one (root)
+	./scripts/demo.sh
 
 IMAGE_ARGS = -f Containerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 image: ## build the container image with podman or docker, if one is present (docs/image.md)

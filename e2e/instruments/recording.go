@@ -81,3 +81,9 @@ func (r *Recording) Summary(since time.Time) Summary {
 func (r *Recording) Timeline() string {
 	return Timeline(r.Prober.Probes(), r.Monitor.Samples(), r.Began)
 }
+
+// Between summarizes the recording over [from, to]: what a fault did up to
+// a chosen point, before a later phase of the test adds its own outages.
+func (r *Recording) Between(from, to time.Time) Summary {
+	return Summarize(r.Prober.Probes(), r.Monitor.Samples(), from, to)
+}

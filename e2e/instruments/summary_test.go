@@ -48,17 +48,17 @@ func TestSummarize(t *testing.T) {
 		name:   "never recovered",
 		probes: []Probe{ok(0, "n1"), bad(20), bad(40)},
 		fault:  10, end: 100,
-		want:   Summary{Downtime: 90 * time.Millisecond, Probes: 2, Lost: 2, Before: "n1"},
+		want: Summary{Downtime: 90 * time.Millisecond, Probes: 2, Lost: 2, Before: "n1"},
 	}, {
 		name:    "overlap counts until the next sample",
 		samples: []Sample{owners(0, "n1"), owners(25, "n1", "n2"), owners(50, "n1", "n2"), owners(75, "n2"), owners(100, "n1", "n2")},
 		fault:   0, end: 110,
-		want:    Summary{Overlap: 60 * time.Millisecond, OverlapSamples: 3, MaxOwners: 2},
+		want: Summary{Overlap: 60 * time.Millisecond, OverlapSamples: 3, MaxOwners: 2},
 	}, {
 		name:    "monitor errors are counted",
 		samples: []Sample{owners(0, "n1"), {At: ms(25), Err: "boom"}},
 		fault:   0, end: 30,
-		want:    Summary{MaxOwners: 1, MonitorErrors: 1},
+		want: Summary{MaxOwners: 1, MonitorErrors: 1},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

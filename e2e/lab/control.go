@@ -104,6 +104,15 @@ func waitReady(ctx context.Context, c kubernetes.Interface, timeout time.Duratio
 	}
 }
 
+// NodeRules is everything a node's identity may do, in the lease namespace
+// only: run a leader election on a Lease and report events. Keep it equal
+// to what vipkeeper documents for itself, so the suite proves that suffices.
+var NodeRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+}
+
 // grantNodes creates the least-privilege Role vipkeeper needs in the lease
 // namespace and binds it to NodeGroup.
 func grantNodes(ctx context.Context, c kubernetes.Interface, ns string) error {
@@ -111,14 +120,7 @@ func grantNodes(ctx context.Context, c kubernetes.Interface, ns string) error {
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}
-	role := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: rbacName, Namespace: ns},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
-				Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
-			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		},
-	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: rbacName, Namespace: ns}, Rules: NodeRules}
 	if _, err := c.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create role: %w", err)
 	}

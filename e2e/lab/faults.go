@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"time"
@@ -104,18 +105,42 @@ func addrOf(a netlink.Addr) netip.Addr {
 	return ip.Unmap()
 }
 
-// OwnersOf returns the names of the nodes whose namespace holds vip on any
-// interface. Safe to call from any goroutine.
-func (l *Lab) OwnersOf(vip netip.Addr) ([]string, error) {
+// OwnersOf returns the names of the nodes that hold vip on an interface that
+// is up (administratively up, and with carrier): the nodes that could answer
+// for it. A crashed node's VIP on a downed link does not count; see HoldersOf.
+// Safe to call from any goroutine.
+func (l *Lab) OwnersOf(vip netip.Addr) ([]string, error) { return l.holders(vip, true) }
+
+// HoldersOf returns the names of the nodes whose namespace holds vip on any
+// interface, whatever its state.
+func (l *Lab) HoldersOf(vip netip.Addr) ([]string, error) { return l.holders(vip, false) }
+
+func (l *Lab) holders(vip netip.Addr, onlyUp bool) ([]string, error) {
 	var owners []string
 	for _, n := range l.nodes {
 		var has bool
 		err := n.ns.withNetlink(func(h *netlink.Handle) error {
 			addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
-			for _, a := range addrs {
-				has = has || addrOf(a) == vip
+			if err != nil {
+				return err
 			}
-			return err
+			for _, a := range addrs {
+				if addrOf(a) != vip {
+					continue
+				}
+				if !onlyUp {
+					has = true
+					continue
+				}
+				link, err := h.LinkByIndex(a.LinkIndex)
+				if err != nil {
+					return err
+				}
+				attrs := link.Attrs()
+				has = has || attrs.Flags&net.FlagUp != 0 &&
+					(attrs.OperState == netlink.OperUp || attrs.OperState == netlink.OperUnknown)
+			}
+			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("addresses of %s: %w", n.name, err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 type Options struct {
 	Nodes          int          // node namespaces and daemons; default 3, at most 9
 	VIPs           []netip.Addr // default DefaultVIPs (one IPv4, one IPv6)
-	Port           int          // the HTTP servers' port; default 8080
+	Port           int          // the HTTP servers' port; default DefaultPort
 	LeaseName      string       // default "vipkeeper-cp"
 	LeaseNamespace string       // default "kube-system"
 	LeaseDuration  time.Duration
@@ -40,7 +41,7 @@ func (o *Options) defaults() {
 		o.VIPs = DefaultVIPs
 	}
 	if o.Port == 0 {
-		o.Port = 8080
+		o.Port = DefaultPort
 	}
 	if o.LeaseName == "" {
 		o.LeaseName = "vipkeeper-cp"
@@ -55,6 +56,9 @@ func (o *Options) defaults() {
 		o.LogLevel = "debug"
 	}
 }
+
+// DefaultPort is the HTTP servers' port unless Options.Port says otherwise.
+const DefaultPort = 8080
 
 // Lab is a running lab. Its methods that take no error return must be called
 // from the test's goroutine (they call t.Fatal).
@@ -72,6 +76,7 @@ type Lab struct {
 	admin                      *kubernetes.Clientset
 	state                      string // state file for the reaper
 	teardownOnce               sync.Once
+	deadline                   *time.Timer // tears down before `go test -timeout` panics
 
 	mu         sync.Mutex // guards the fields below
 	apiserver  *proc
@@ -100,6 +105,7 @@ func Start(t testing.TB, opts Options) *Lab {
 	}
 	register(l)
 	t.Cleanup(l.teardown)
+	l.armDeadline()
 	began := time.Now()
 	if err := l.up(context.Background()); err != nil {
 		t.Fatalf("lab %s: %v", l.ID, err)
@@ -114,7 +120,11 @@ func SkipUnlessCapable(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("e2e: needs root (network namespaces); run as root, e.g. `sudo make e2e`")
 	}
-	for _, bin := range []string{"ip", "iptables", "ip6tables", "sysctl", "etcd", "go"} {
+	bins := []string{"ip", "iptables", "ip6tables", "sysctl", "etcd"}
+	if os.Getenv(envVipkeeperBin) == "" {
+		bins = append(bins, "go")
+	}
+	for _, bin := range bins {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("e2e: %s not found (apt-get install -y iproute2 iptables procps etcd-server)", bin)
 		}
@@ -245,6 +255,9 @@ func (l *Lab) fail(msg string) {
 // t.Cleanup or from the signal handler, whichever comes first.
 func (l *Lab) teardown() {
 	l.teardownOnce.Do(func() {
+		if l.deadline != nil {
+			l.deadline.Stop()
+		}
 		l.mu.Lock()
 		l.closing = true
 		procs, namespaces := l.procs, l.namespaces
@@ -286,9 +299,35 @@ func (l *Lab) teardown() {
 	})
 }
 
+// deadlineMargin is how long before the test binary's -timeout the lab
+// tears itself down: the timeout panic skips every cleanup.
+const deadlineMargin = 15 * time.Second
+
+func (l *Lab) armDeadline() {
+	d, ok := l.t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return
+	}
+	end, ok := d.Deadline()
+	if !ok {
+		return
+	}
+	l.deadline = time.AfterFunc(time.Until(end)-deadlineMargin, func() {
+		l.t.Errorf("lab %s: test binary timeout in %v: tearing the lab down now", l.ID, deadlineMargin)
+		l.teardown()
+	})
+}
+
+// stopProc stops p at teardown. A daemon that does not exit 0 on SIGTERM
+// is logged, not failed: the graceful-shutdown test asserts on that.
 func (l *Lab) stopProc(p *proc, grace time.Duration) {
-	if _, err := p.stop(grace); err != nil {
+	wasRunning := !p.Exited()
+	st, err := p.stop(grace)
+	switch {
+	case err != nil:
 		l.t.Errorf("lab teardown: %v", err)
+	case wasRunning && strings.HasPrefix(p.name, "vipkeeper-") && st.ExitCode() != 0:
+		l.t.Logf("lab teardown: %s (pid %d) ended with %v", p.name, p.PID(), st)
 	}
 }
 

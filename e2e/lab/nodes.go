@@ -22,6 +22,7 @@ type node struct {
 	port       port
 	kubeconfig string
 	log        string // the daemon's log (all its runs, appended)
+	sick       string // while this file exists, the HTTP helper's /healthz fails
 	http       *proc
 
 	mu     sync.Mutex // guards daemon
@@ -49,7 +50,7 @@ func (l *Lab) addNode(i int, name string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &node{name: name, ns: ns, log: filepath.Join(l.Dir, "vipkeeper-"+name+".log")}
+	n := &node{name: name, ns: ns, log: filepath.Join(l.Dir, "vipkeeper-"+name+".log"), sick: filepath.Join(l.Dir, name+".sick")}
 	n.port = port{ns: ns, peer: name, addr4: nodeAddr4(i), addr6: nodeAddr6(i)}
 	if err := plug(l.br, n.port); err != nil {
 		return nil, err
@@ -61,7 +62,8 @@ func (l *Lab) addNode(i int, name string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := []string{envHelper + "=http", envHelperNode + "=" + name, envHelperListen + "=" + net.JoinHostPort("::", strconv.Itoa(l.opts.Port))}
+	env := []string{envHelper + "=http", envHelperNode + "=" + name, envHelperSick + "=" + n.sick,
+		envHelperListen + "=" + net.JoinHostPort("::", strconv.Itoa(l.opts.Port))}
 	n.http, err = l.startProc("http-"+name, ns, env, func(p *proc, unexpected bool) {
 		if unexpected {
 			l.fail(fmt.Sprintf("HTTP server of %s exited: %v\n%s", name, p.state, tail(p.log, 10)))
