@@ -5,25 +5,18 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"strings"
 )
 
 // applyAPIServers parses --api-server: HTTPS URLs of API servers, in order
 // of preference; repeated or comma-separated.
 func applyAPIServers(c *Config, vals []string) error {
 	c.APIServers = c.APIServers[:0]
-	for _, v := range vals {
-		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			u, err := ParseAPIServer(s)
-			if err != nil {
-				return err
-			}
-			c.APIServers = append(c.APIServers, u.String())
+	for _, s := range listItems(vals) {
+		u, err := ParseAPIServer(s)
+		if err != nil {
+			return err
 		}
+		c.APIServers = append(c.APIServers, u.String())
 	}
 	return nil
 }

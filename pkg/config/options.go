@@ -153,20 +153,28 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func applyVIPs(c *Config, vals []string) error {
-	c.VIPs = c.VIPs[:0]
+// listItems returns the items of a list setting: every value may hold
+// several comma-separated items; blanks around them are ignored.
+func listItems(vals []string) []string {
+	var items []string
 	for _, v := range vals {
 		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
 			}
-			a, err := ParseVIP(s)
-			if err != nil {
-				return err
-			}
-			c.VIPs = append(c.VIPs, a)
 		}
+	}
+	return items
+}
+
+func applyVIPs(c *Config, vals []string) error {
+	c.VIPs = c.VIPs[:0]
+	for _, s := range listItems(vals) {
+		a, err := ParseVIP(s)
+		if err != nil {
+			return err
+		}
+		c.VIPs = append(c.VIPs, a)
 	}
 	return nil
 }
