@@ -3,8 +3,6 @@ package doctor
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/internal/netnstest"
 )
 
 // Time limits of the lab test: building the binary may compile the module
@@ -26,7 +26,7 @@ const (
 // interface, 192.0.2.10/24 and the default route) and vkd1 (its peer).
 type lab struct {
 	t      *testing.T
-	ns     string
+	ns     *netnstest.NS
 	binary string
 }
 
@@ -35,7 +35,7 @@ type lab struct {
 // is not touched. It needs root; it sends no traffic beyond the veth pair.
 func TestLabDoctor(t *testing.T) {
 	l := newLab(t)
-	l.ip("link", "add", "vkd0", "type", "veth", "peer", "name", "vkd1")
+	netnstest.Veth(t, l.ns, l.ns, "vkd0", "vkd1")
 	l.ip("link", "set", "vkd0", "up")
 	l.ip("link", "set", "vkd1", "up")
 	l.ip("addr", "add", "192.0.2.10/24", "dev", "vkd0")
@@ -81,30 +81,11 @@ func TestLabDoctor(t *testing.T) {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("lab test skipped: needs root to create a network namespace (run: sudo go test ./pkg/doctor -run Lab)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("lab test skipped: no ip(8) in PATH")
-	}
+	netnstest.RequireRoot(t, "creates a network namespace (run: sudo go test ./pkg/doctor -run Lab)")
 	if _, err := exec.LookPath("sysctl"); err != nil {
 		t.Skip("lab test skipped: no sysctl(8) in PATH")
 	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b) // never fails
-	l := &lab{t: t, ns: "vkdoc-" + hex.EncodeToString(b)}
-	ctx, cancel := context.WithTimeout(context.Background(), labCmdTimeout)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "add", l.ns).CombinedOutput(); err != nil {
-		t.Skipf("lab test skipped: cannot create a network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), labCmdTimeout)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, "ip", "netns", "del", l.ns).CombinedOutput(); err != nil {
-			t.Errorf("deleting namespace %s: %v: %s", l.ns, err, out)
-		}
-	})
+	l := &lab{t: t, ns: netnstest.New(t, "vkdoc")}
 	l.binary = buildBinary(t)
 	return l
 }
@@ -134,7 +115,7 @@ func buildBinary(t *testing.T) string {
 func (l *lab) exec(args ...string) (stdout, stderr string, code int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), labCmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.ns}, args...)...)
+	cmd := l.ns.Command(ctx, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
@@ -155,11 +136,14 @@ func (l *lab) run(args ...string) string {
 	return out
 }
 
-func (l *lab) ip(args ...string) { l.t.Helper(); l.run(append([]string{"ip"}, args...)...) }
+func (l *lab) ip(args ...string) { l.t.Helper(); l.ns.IP(l.t, args...) }
 
 func (l *lab) sysctl(assignments ...string) {
 	l.t.Helper()
-	l.run(append([]string{"sysctl", "-q", "-w"}, assignments...)...)
+	for _, a := range assignments {
+		key, value, _ := strings.Cut(a, "=")
+		l.ns.Sysctl(l.t, key, value)
+	}
 }
 
 func (l *lab) sysctlValue(name string) string {

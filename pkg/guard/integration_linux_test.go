@@ -4,20 +4,16 @@ package guard
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vipkeeper/vipkeeper/internal/netnstest"
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
 )
 
@@ -31,10 +27,8 @@ var (
 // lab is two network namespaces joined by a veth pair: A holds the VIPs,
 // B does not.
 type lab struct {
-	nsA, nsB string
-	ifA, ifB string
-	macA     net.HardwareAddr
-	macB     net.HardwareAddr
+	*netnstest.Pair
+	macA, macB net.HardwareAddr
 }
 
 // TestIntegrationProbeAndGuard checks against real Linux kernels that
@@ -50,9 +44,9 @@ func TestIntegrationProbeAndGuard(t *testing.T) {
 	probeB := func(t *testing.T) []Claim {
 		t.Helper()
 		var claims []Claim
-		err := l.inNetns(l.nsB, func() error {
+		err := l.B.Do(func() error {
 			var err error
-			claims, err = New(Config{Interface: l.ifB}, logB).Probe(t.Context(), vips, 100*time.Millisecond)
+			claims, err = New(Config{Interface: l.IfB}, logB).Probe(t.Context(), vips, 100*time.Millisecond)
 			return err
 		})
 		if err != nil {
@@ -81,8 +75,8 @@ func TestIntegrationProbeAndGuard(t *testing.T) {
 	})
 
 	t.Run("probe works without an IPv4 address on the interface", func(t *testing.T) {
-		mustIP(t, "-n", l.nsB, "addr", "del", "192.0.2.2/24", "dev", l.ifB)
-		defer mustIP(t, "-n", l.nsB, "addr", "add", "192.0.2.2/24", "dev", l.ifB)
+		l.B.IP(t, "addr", "del", "192.0.2.2/24", "dev", l.IfB)
+		defer l.B.IP(t, "addr", "add", "192.0.2.2/24", "dev", l.IfB)
 		want := []Claim{
 			{Addr: itVIP4, MAC: l.macA, Kind: KindReply},
 			{Addr: itVIP6, MAC: l.macA, Kind: KindReply},
@@ -98,12 +92,12 @@ func TestIntegrationProbeAndGuard(t *testing.T) {
 		// Watching joins the VIP's solicited-node group even while the
 		// VIP is not bound (when it is, the kernel joins it too).
 		l.delVIPs(t)
-		if out := ipOut(t, "-n", l.nsA, "maddr", "show", "dev", l.ifA); strings.Contains(out, "ff02::1:ff00:100") {
+		if out := l.A.IP(t, "maddr", "show", "dev", l.IfA); strings.Contains(out, "ff02::1:ff00:100") {
 			t.Fatalf("A is in ff02::1:ff00:100 before watching:\n%s", out)
 		}
 		g.Watch(vips)
-		waitFor(t, "A joins ff02::1:ff00:100 while the VIP is unbound", func() (bool, string) {
-			out := ipOut(t, "-n", l.nsA, "maddr", "show", "dev", l.ifA)
+		netnstest.WaitFor(t, 3*time.Second, "A joins ff02::1:ff00:100 while the VIP is unbound", func() (bool, string) {
+			out := l.A.IP(t, "maddr", "show", "dev", l.IfA)
 			return strings.Contains(out, "ff02::1:ff00:100"), out
 		})
 		l.addVIPs(t)
@@ -114,8 +108,8 @@ func TestIntegrationProbeAndGuard(t *testing.T) {
 			{Addr: itVIP6, MAC: l.macB, Kind: KindProbe},
 		})
 
-		err := l.inNetns(l.nsB, func() error {
-			a := announce.New(announce.Config{Interface: l.ifB, BurstCount: 1}, logB)
+		err := l.B.Do(func() error {
+			a := announce.New(announce.Config{Interface: l.IfB, BurstCount: 1}, logB)
 			a.Takeover(vips)
 			a.Withdraw()
 			return nil
@@ -130,14 +124,14 @@ func TestIntegrationProbeAndGuard(t *testing.T) {
 
 		// The kernel reports ENETDOWN on the sockets; they must keep
 		// working once the link is back.
-		mustIP(t, "-n", l.nsA, "link", "set", l.ifA, "down")
-		mustIP(t, "-n", l.nsA, "link", "set", l.ifA, "up")
-		waitLinkUp(t, l.nsA, l.ifA)
-		waitLinkUp(t, l.nsB, l.ifB)
+		l.A.IP(t, "link", "set", l.IfA, "down")
+		l.A.IP(t, "link", "set", l.IfA, "up")
+		waitLinkUp(t, l.A, l.IfA)
+		waitLinkUp(t, l.B, l.IfB)
 		// With net.ipv6.conf.*.keep_addr_on_down=0 (the default) the
 		// kernel flushed the IPv6 VIP with the link; the binder re-adds
 		// it. The IPv4 VIP survives.
-		mustIP(t, "-n", l.nsA, "addr", "replace", itVIP6.String()+"/128", "dev", l.ifA, "nodad", "preferred_lft", "0")
+		l.A.IP(t, "addr", "replace", itVIP6.String()+"/128", "dev", l.IfA, "nodad", "preferred_lft", "0")
 		want := []Claim{
 			{Addr: itVIP4, MAC: l.macA, Kind: KindReply},
 			{Addr: itVIP6, MAC: l.macA, Kind: KindReply},
@@ -201,43 +195,28 @@ func claimKey(c Claim) string { return fmt.Sprintf("%s %s %s", c.Addr, c.MAC, c.
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces")
+	netnstest.RequireRoot(t, "creates network namespaces")
+	l := &lab{Pair: netnstest.NewPair(t, "vkguard")}
+	sides := []struct {
+		ns     *netnstest.NS
+		ifname string
+		mac    *net.HardwareAddr
+	}{{l.A, l.IfA, &l.macA}, {l.B, l.IfB, &l.macB}}
+	for _, side := range sides {
+		side.ns.Sysctl(t, "net.ipv6.conf."+side.ifname+".accept_dad", "0")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2)")
-	}
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	suffix := hex.EncodeToString(b)
-	l := &lab{
-		nsA: "vkguard-" + suffix + "a", nsB: "vkguard-" + suffix + "b",
-		ifA: "vkga" + suffix, ifB: "vkgb" + suffix, // ≤ 15 bytes
-	}
-	addNetns(t, l.nsA)
-	addNetns(t, l.nsB)
-	// Created inside A with its peer in B: nothing touches the host namespace.
-	mustIP(t, "-n", l.nsA, "link", "add", l.ifA, "type", "veth", "peer", "name", l.ifB, "netns", l.nsB)
-	for _, side := range [][2]string{{l.nsA, l.ifA}, {l.nsB, l.ifB}} {
-		mustRun(t, "ip", "netns", "exec", side[0], "sysctl", "-qw", "net.ipv6.conf."+side[1]+".accept_dad=0")
-	}
-	mustIP(t, "-n", l.nsA, "addr", "add", "192.0.2.1/24", "dev", l.ifA)
-	mustIP(t, "-n", l.nsA, "addr", "add", "2001:db8::1/64", "dev", l.ifA, "nodad")
-	mustIP(t, "-n", l.nsB, "addr", "add", "192.0.2.2/24", "dev", l.ifB)
-	mustIP(t, "-n", l.nsB, "addr", "add", "2001:db8::2/64", "dev", l.ifB, "nodad")
+	l.A.IP(t, "addr", "add", "192.0.2.1/24", "dev", l.IfA)
+	l.A.IP(t, "addr", "add", "2001:db8::1/64", "dev", l.IfA, "nodad")
+	l.B.IP(t, "addr", "add", "192.0.2.2/24", "dev", l.IfB)
+	l.B.IP(t, "addr", "add", "2001:db8::2/64", "dev", l.IfB, "nodad")
 	l.addVIPs(t)
-	mustIP(t, "-n", l.nsA, "link", "set", l.ifA, "up")
-	mustIP(t, "-n", l.nsB, "link", "set", l.ifB, "up")
-	waitLinkUp(t, l.nsA, l.ifA)
-	waitLinkUp(t, l.nsB, l.ifB)
+	l.A.IP(t, "link", "set", l.IfA, "up")
+	l.B.IP(t, "link", "set", l.IfB, "up")
+	waitLinkUp(t, l.A, l.IfA)
+	waitLinkUp(t, l.B, l.IfB)
 
-	for _, side := range []struct {
-		ns, ifname string
-		mac        *net.HardwareAddr
-	}{{l.nsA, l.ifA, &l.macA}, {l.nsB, l.ifB, &l.macB}} {
-		err := l.inNetns(side.ns, func() error {
+	for _, side := range sides {
+		err := side.ns.Do(func() error {
 			ifi, err := net.InterfaceByName(side.ifname)
 			if err != nil {
 				return err
@@ -256,14 +235,14 @@ func newLab(t *testing.T) *lab {
 // preferred as a source (deprecated), IPv6 without DAD.
 func (l *lab) addVIPs(t *testing.T) {
 	t.Helper()
-	mustIP(t, "-n", l.nsA, "addr", "add", itVIP4.String()+"/32", "dev", l.ifA, "preferred_lft", "0")
-	mustIP(t, "-n", l.nsA, "addr", "add", itVIP6.String()+"/128", "dev", l.ifA, "nodad", "preferred_lft", "0")
+	l.A.IP(t, "addr", "add", itVIP4.String()+"/32", "dev", l.IfA, "preferred_lft", "0")
+	l.A.IP(t, "addr", "add", itVIP6.String()+"/128", "dev", l.IfA, "nodad", "preferred_lft", "0")
 }
 
 func (l *lab) delVIPs(t *testing.T) {
 	t.Helper()
-	mustIP(t, "-n", l.nsA, "addr", "del", itVIP4.String()+"/32", "dev", l.ifA)
-	mustIP(t, "-n", l.nsA, "addr", "del", itVIP6.String()+"/128", "dev", l.ifA)
+	l.A.IP(t, "addr", "del", itVIP4.String()+"/32", "dev", l.IfA)
+	l.A.IP(t, "addr", "del", itVIP6.String()+"/128", "dev", l.IfA)
 }
 
 // startGuard runs a Guard in A until the test ends, and waits until its
@@ -271,44 +250,18 @@ func (l *lab) delVIPs(t *testing.T) {
 func (l *lab) startGuard(t *testing.T) *Guard {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	g := New(Config{Interface: l.ifA}, testLogger(t, "A"))
+	g := New(Config{Interface: l.IfA}, testLogger(t, "A"))
 	done := make(chan error, 1)
-	go func() {
-		// Locked and never unlocked: the runtime discards the thread
-		// when the goroutine exits instead of reusing it elsewhere.
-		runtime.LockOSThread()
-		if err := setNetns(l.nsA); err != nil {
-			done <- err
-			return
-		}
-		done <- g.Start(ctx)
-	}()
+	go func() { done <- l.A.Do(func() error { return g.Start(ctx) }) }()
 	t.Cleanup(func() { // before the namespaces are deleted
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Start: %v", err)
 		}
 	})
-	deadline := time.Now().Add(3 * time.Second)
-	for g.Stats().Opens == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("guard did not open its listeners: %+v", g.Stats())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	netnstest.WaitFor(t, 3*time.Second, "the guard to open its listeners", func() (bool, string) {
+		s := g.Stats()
+		return s.Opens > 0, fmt.Sprintf("%+v", s)
+	})
 	return g
-}
-
-// inNetns runs fn on a fresh goroutine whose thread is in namespace ns.
-func (l *lab) inNetns(ns string, fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked; see startGuard
-		if err := setNetns(ns); err != nil {
-			done <- err
-			return
-		}
-		done <- fn()
-	}()
-	return <-done
 }

@@ -4,19 +4,16 @@ package health
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipkeeper/vipkeeper/internal/netnstest"
 )
 
 // The integration tests build two network namespaces of their own joined by
@@ -25,107 +22,36 @@ import (
 // addresses are used and no traffic leaves the two namespaces.
 
 // vethPair is the test network.
-type vethPair struct {
-	nsA, nsB string
-	ifA, ifB string
-	a        netns.NsHandle // A, for running code inside it
-}
+type vethPair struct{ *netnstest.Pair }
 
 func newVethPair(t *testing.T) *vethPair {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces and raw ICMP sockets")
+	netnstest.RequireRoot(t, "creates network namespaces and raw ICMP sockets")
+	v := &vethPair{netnstest.NewPair(t, "vkhealth")}
+	for _, x := range []struct {
+		ns          *netnstest.NS
+		dev, v4, v6 string
+	}{{v.A, v.IfA, "192.0.2.1/24", "2001:db8::1/64"}, {v.B, v.IfB, "192.0.2.2/24", "2001:db8::2/64"}} {
+		x.ns.Sysctl(t, "net.ipv6.conf."+x.dev+".accept_dad", "0")
+		x.ns.IP(t, "addr", "add", x.v4, "dev", x.dev)
+		x.ns.IP(t, "addr", "add", x.v6, "dev", x.dev, "nodad")
+		x.ns.IP(t, "link", "set", x.dev, "up")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2)")
-	}
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	s := hex.EncodeToString(b)
-	v := &vethPair{nsA: "vkhealth-" + s + "a", nsB: "vkhealth-" + s + "b", ifA: "vkh" + s + "a", ifB: "vkh" + s + "b"}
-	addNetns(t, v.nsA)
-	addNetns(t, v.nsB)
-	// Created inside A with its peer in B: nothing touches the host namespace.
-	run(t, "ip", "-n", v.nsA, "link", "add", v.ifA, "type", "veth", "peer", "name", v.ifB, "netns", v.nsB)
-	for _, x := range []struct{ ns, dev, v4, v6 string }{{v.nsA, v.ifA, "192.0.2.1/24", "2001:db8::1/64"}, {v.nsB, v.ifB, "192.0.2.2/24", "2001:db8::2/64"}} {
-		run(t, "ip", "netns", "exec", x.ns, "sysctl", "-qw", "net.ipv6.conf."+x.dev+".accept_dad=0")
-		run(t, "ip", "-n", x.ns, "addr", "add", x.v4, "dev", x.dev)
-		run(t, "ip", "-n", x.ns, "addr", "add", x.v6, "dev", x.dev, "nodad")
-		run(t, "ip", "-n", x.ns, "link", "set", x.dev, "up")
-	}
-	v.waitUp(t, v.nsA, v.ifA, true)
-	v.waitUp(t, v.nsB, v.ifB, true)
-	h, err := netns.GetFromName(v.nsA)
-	if err != nil {
-		t.Fatalf("open namespace %s: %v", v.nsA, err)
-	}
-	t.Cleanup(func() { h.Close() }) // before the namespaces are deleted
-	v.a = h
+	v.waitUp(t, v.A, v.IfA, true)
+	v.waitUp(t, v.B, v.IfB, true)
 	return v
 }
 
 // waitUp waits until a link's operational state is (or is no longer) UP.
 // The kernel's linkwatch work sets it, up to a second after a carrier
 // change, when it also lets the link transmit.
-func (v *vethPair) waitUp(t *testing.T, ns, dev string, want bool) {
+func (v *vethPair) waitUp(t *testing.T, ns *netnstest.NS, dev string, want bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; ; i++ {
-		out := output(t, "ip", "-n", ns, "link", "show", dev)
-		if strings.Contains(out, " state UP ") == want {
-			return
-		}
-		if time.Now().After(deadline) || i > 500 {
-			t.Fatalf("%s in %s: state UP never became %v: %s", dev, ns, want, out)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the kernel, not waiting on our code
-	}
-}
-
-func addNetns(t *testing.T, name string) {
-	t.Helper()
-	out, err := exec.Command("ip", "netns", "add", name).CombinedOutput()
-	if err != nil {
-		if strings.Contains(string(out), "not permitted") || errors.Is(err, unix.EPERM) {
-			t.Skip("needs root: cannot create a network namespace")
-		}
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
+	what := fmt.Sprintf("%s in %s: state UP to become %v", dev, ns.Name, want)
+	netnstest.WaitFor(t, 5*time.Second, what, func() (bool, string) {
+		out := ns.IP(t, "link", "show", dev)
+		return strings.Contains(out, " state UP ") == want, out
 	})
-}
-
-func run(t *testing.T, name string, args ...string) { t.Helper(); output(t, name, args...) }
-
-func output(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// inNetns runs fn on a thread inside ns. The thread is never unlocked, so
-// the runtime discards it when the goroutine exits.
-func inNetns(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -154,7 +80,7 @@ func TestIntegrationICMP(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		err = inNetns(v.a, func() error {
+		err = v.A.Do(func() error {
 			ctx, cancel := context.WithTimeout(t.Context(), cfg.Timeout)
 			defer cancel()
 			return probe(ctx)
@@ -177,8 +103,8 @@ func TestIntegrationICMP(t *testing.T) {
 		t.Errorf("ping 192.0.2.3 (nobody) = %v, want no reply", err)
 	}
 
-	run(t, "ip", "-n", v.nsB, "link", "set", v.ifB, "down")
-	v.waitUp(t, v.nsA, v.ifA, false)
+	v.B.IP(t, "link", "set", v.IfB, "down")
+	v.waitUp(t, v.A, v.IfA, false)
 	for _, peer := range []string{"192.0.2.2", "2001:db8::2"} {
 		if err := ping(peer); err == nil {
 			t.Errorf("ping %s succeeded with the peer's link down", peer)
@@ -199,7 +125,7 @@ func TestIntegrationLinkTracking(t *testing.T) {
 		Timeout:   100 * time.Millisecond,
 		Rise:      2,
 		Fall:      25, // 5 s: the check cannot fall within the time we allow the link
-		Interface: v.ifA,
+		Interface: v.IfA,
 	}
 	notes := make(chan Status, 100)
 	notify := func(s Status) {
@@ -212,9 +138,9 @@ func TestIntegrationLinkTracking(t *testing.T) {
 	log := testLogger(t)
 	inA := func(c Check, cfg Config, log *slog.Logger) (probeFunc, error) {
 		probe, err := newProbe(c, cfg, log)
-		return func(ctx context.Context) error { return inNetns(v.a, func() error { return probe(ctx) }) }, err
+		return func(ctx context.Context) error { return v.A.Do(func() error { return probe(ctx) }) }, err
 	}
-	p, err := newProber(cfg, notify, log, inA, &netlinkWatcher{ns: v.a, log: log})
+	p, err := newProber(cfg, notify, log, inA, &netlinkWatcher{ns: v.A.Handle(), log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,22 +178,26 @@ func TestIntegrationLinkTracking(t *testing.T) {
 
 	wait("healthy at start", 5*time.Second, healthy)
 
-	for _, step := range []struct{ name, ns, dev string }{
-		{"administratively down", v.nsA, v.ifA},
-		{"carrier lost", v.nsB, v.ifB},
+	for _, step := range []struct {
+		name string
+		ns   *netnstest.NS
+		dev  string
+	}{
+		{"administratively down", v.A, v.IfA},
+		{"carrier lost", v.B, v.IfB},
 	} {
 		start := time.Now()
-		run(t, "ip", "-n", step.ns, "link", "set", "dev", step.dev, "down")
+		step.ns.IP(t, "link", "set", "dev", step.dev, "down")
 		s := wait(step.name+": link down", immediate, linkDown)
 		t.Logf("%s: unhealthy after %v", step.name, time.Since(start))
 		if !s.Checks["icmp-0"] {
 			t.Errorf("%s: the check fell too (%+v): the link must fail first, on its own", step.name, s)
 		}
-		run(t, "ip", "-n", step.ns, "link", "set", "dev", step.dev, "up")
+		step.ns.IP(t, "link", "set", "dev", step.dev, "up")
 		wait(step.name+": healthy again", 5*time.Second, healthy)
 	}
 
-	run(t, "ip", "-n", v.nsA, "link", "del", "dev", v.ifA)
+	v.A.IP(t, "link", "del", "dev", v.IfA)
 	wait("link deleted: link down", immediate, linkDown)
 	if s := p.Status(); s.Healthy || !s.LinkDown {
 		t.Errorf("Status() after deleting the link = %+v", s)

@@ -1,65 +1,35 @@
+//go:build linux
+
 package vip
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"os"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/vipkeeper/vipkeeper/internal/netnstest"
 )
 
 // pollTimeout bounds every wait for the kernel or the binder in this file.
 const pollTimeout = 5 * time.Second
 
 // testNetns creates a network namespace of the test's own with a veth pair in
-// it and returns a handle to it, its name and the interface to use. Everything
-// is deleted in t.Cleanup.
-func testNetns(t *testing.T) (netns.NsHandle, string, string) {
+// it and returns it and the interface to use. Everything is deleted in
+// t.Cleanup.
+func testNetns(t *testing.T) (*netnstest.NS, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	name := "vktest-" + strings.ToLower(rand.Text()[:8])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		if strings.Contains(string(out), "not permitted") || errors.Is(err, os.ErrPermission) {
-			t.Skipf("needs permission to create a network namespace: %s", out)
-		}
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatalf("open netns %s: %v", name, err)
-	}
-	t.Cleanup(func() { ns.Close() })
+	netnstest.RequireRoot(t, "creates a network namespace")
+	ns := netnstest.New(t, "vktest")
 	// The veth pair lives and dies with the namespace; its peer stays down,
 	// so nothing is ever sent anywhere.
-	ipIn(t, name, "link", "add", "vk0", "type", "veth", "peer", "name", "vk1")
-	ipIn(t, name, "link", "set", "vk0", "up")
-	return ns, name, "vk0"
-}
-
-// ipIn runs ip(8) in the namespace and returns its output.
-func ipIn(t *testing.T, ns string, args ...string) []byte {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip -n %s %s: %v: %s", ns, strings.Join(args, " "), err, out)
-	}
-	return out
+	netnstest.Veth(t, ns, ns, "vk0", "vk1")
+	ns.IP(t, "link", "set", "vk0", "up")
+	return ns, "vk0"
 }
 
 // ipAddrInfo is the part of `ip -j addr show` output the tests look at.
@@ -73,13 +43,13 @@ type ipAddrInfo struct {
 	Valid     uint32 `json:"valid_life_time"`
 }
 
-func ipAddrs(t *testing.T, ns, dev string) map[string]ipAddrInfo {
+func ipAddrs(t *testing.T, ns *netnstest.NS, dev string) map[string]ipAddrInfo {
 	t.Helper()
 	var links []struct {
 		AddrInfo []ipAddrInfo `json:"addr_info"`
 	}
-	out := ipIn(t, ns, "-j", "addr", "show", "dev", dev)
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+	out := ns.IP(t, "-j", "addr", "show", "dev", dev)
+	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 {
 		t.Fatalf("parse ip -j addr show: %v: %s", err, out)
 	}
 	m := map[string]ipAddrInfo{}
@@ -110,11 +80,7 @@ func ourAddrs(t *testing.T, k kernel, dev string) []netip.Prefix {
 // eventually polls cond every 20 ms for at most pollTimeout.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(pollTimeout); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s", pollTimeout, what)
-		}
-	}
+	netnstest.WaitFor(t, pollTimeout, what, func() (bool, string) { return cond(), "" })
 }
 
 // startBinder runs b.Start until stop is called or the test ends.
@@ -138,8 +104,8 @@ func startBinder(t *testing.T, b *Binder) (stop func()) {
 }
 
 func TestKernel(t *testing.T) {
-	ns, nsName, dev := testNetns(t)
-	k := kernel{ns: ns}
+	ns, dev := testNetns(t)
+	k := kernel{ns: ns.Handle()}
 	var (
 		vip4     = netip.MustParseAddr("192.0.2.10")
 		vip6     = netip.MustParseAddr("2001:db8::10")
@@ -147,8 +113,8 @@ func TestKernel(t *testing.T) {
 		twin     = netip.MustParseAddr("198.51.100.20")    // an admin's address equal to a VIP
 		leftover = netip.MustParsePrefix("203.0.113.5/32") // ours, from a "crashed" run
 	)
-	ipIn(t, nsName, "addr", "add", manual+"/32", "dev", dev)
-	ipIn(t, nsName, "addr", "add", twin.String()+"/32", "dev", dev)
+	ns.IP(t, "addr", "add", manual+"/32", "dev", dev)
+	ns.IP(t, "addr", "add", twin.String()+"/32", "dev", dev)
 
 	restored := make(chan netip.Addr, 16)
 	b := newWithNetlink(Config{
@@ -172,7 +138,7 @@ func TestKernel(t *testing.T) {
 		if got := ourAddrs(t, k, dev); !slices.Equal(got, want) {
 			t.Errorf("addresses with our proto = %v, want %v", got, want)
 		}
-		addrs := ipAddrs(t, nsName, dev)
+		addrs := ipAddrs(t, ns, dev)
 		// IPv4 reports a permanent address's preferred lifetime as forever;
 		// "deprecated" is how it shows that preferred_lft was 0.
 		if a := addrs[vip4.String()]; a.Prefixlen != 32 || a.Scope != "global" || !a.Deprecat || a.Valid != infiniteLifetime {
@@ -189,7 +155,7 @@ func TestKernel(t *testing.T) {
 		// Twice: the first restore may come from Start's first reconcile,
 		// the second can only come from an address event.
 		for i := range 2 {
-			ipIn(t, nsName, "addr", "del", vip4.String()+"/32", "dev", dev)
+			ns.IP(t, "addr", "del", vip4.String()+"/32", "dev", dev)
 			select {
 			case a := <-restored:
 				if a != vip4 {
@@ -211,7 +177,7 @@ func TestKernel(t *testing.T) {
 		if got := ourAddrs(t, k, dev); len(got) != 0 {
 			t.Errorf("addresses with our proto = %v, want none", got)
 		}
-		addrs := ipAddrs(t, nsName, dev)
+		addrs := ipAddrs(t, ns, dev)
 		for _, s := range []string{manual, twin.String()} {
 			if _, ok := addrs[s]; !ok {
 				t.Errorf("%s was removed; it is not ours", s)
@@ -240,7 +206,7 @@ func TestKernel(t *testing.T) {
 		fresh := newWithNetlink(Config{Interface: dev}, k, testLogger(t))
 		startBinder(t, fresh)
 		eventually(t, "the stale VIP is gone", func() bool { return len(ourAddrs(t, k, dev)) == 0 })
-		addrs := ipAddrs(t, nsName, dev)
+		addrs := ipAddrs(t, ns, dev)
 		for _, s := range []string{manual, twin.String()} {
 			if _, ok := addrs[s]; !ok {
 				t.Errorf("%s was removed; it is not ours", s)
