@@ -1,0 +1,63 @@
+package ipam
+
+import (
+	"net/netip"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Lookup returns what key holds.
+func (a *Allocator) Lookup(key string) (Allocation, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.keys[key]
+	if e == nil {
+		return Allocation{}, false
+	}
+	return e.allocation(), true
+}
+
+// Holders returns the keys of the Services holding x, sorted.
+func (a *Allocator) Holders(x netip.Addr) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var keys []string
+	if c := a.inUse[x]; c != nil {
+		for _, h := range c.holders {
+			keys = append(keys, h.key)
+		}
+	}
+	return keys
+}
+
+// PoolUsage is the size and use of one family of one pool.
+type PoolUsage struct {
+	Pool   string
+	Family corev1.IPFamily
+	Size   float64 // usable addresses (a float64: an IPv6 pool can exceed 2^64)
+	Used   int
+}
+
+// Usage returns the usage of every pool and family, in configuration
+// order, IPv4 first.
+func (a *Allocator) Usage() []PoolUsage {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []PoolUsage
+	for _, p := range a.pools {
+		for _, s := range p.spans {
+			f := family(s.r.First.Is4())
+			if n := len(out); n == 0 || out[n-1].Pool != p.name || out[n-1].Family != f {
+				out = append(out, PoolUsage{Pool: p.name, Family: f})
+			}
+			out[len(out)-1].Size += s.size()
+			out[len(out)-1].Used += s.used
+		}
+	}
+	return out
+}
+
+func (e *entry) allocation() Allocation {
+	return Allocation{Key: e.key, Addrs: slices.Clone(e.addrs), Pools: slices.Clone(e.pools)}
+}
