@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -88,6 +89,17 @@ func TestManifests(t *testing.T) {
 	for _, obj := range readManifest(t, "rbac.yaml") {
 		if err := create(ctx, admin, obj, false); err != nil {
 			t.Fatalf("rbac.yaml: create %T: %v", obj, err)
+		}
+		// Every scenario runs its nodes with lab.NodeRules: it must be the
+		// documented Role, so that the suite proves it suffices.
+		if role, ok := obj.(*rbacv1.Role); ok {
+			lease := ""
+			if len(role.Rules) > 0 && len(role.Rules[0].ResourceNames) == 1 {
+				lease = role.Rules[0].ResourceNames[0]
+			}
+			if diff := cmp.Diff(lab.NodeRules(lease), role.Rules); diff != "" {
+				t.Errorf("lab.NodeRules differs from the generated Role (-lab +generated):\n%s", diff)
+			}
 		}
 	}
 

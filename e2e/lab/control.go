@@ -105,22 +105,27 @@ func waitReady(ctx context.Context, c kubernetes.Interface, timeout time.Duratio
 }
 
 // NodeRules is everything a node's identity may do, in the lease namespace
-// only: run a leader election on a Lease and report events. Keep it equal
-// to what vipkeeper documents for itself, so the suite proves that suffices.
-var NodeRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
-		Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
-	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+// only: run a leader election on its one Lease and report events. It is
+// exactly the Role `vipkeeper manifest rbac` generates (pkg/manifest.Rules;
+// TestManifests checks the two agree), so every scenario proves that the
+// documented permissions suffice.
+func NodeRules(lease string) []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, ResourceNames: []string{lease},
+			Verbs: []string{"get", "update", "watch"}},
+		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
 }
 
 // grantNodes creates the least-privilege Role vipkeeper needs in the lease
 // namespace and binds it to NodeGroup.
-func grantNodes(ctx context.Context, c kubernetes.Interface, ns string) error {
+func grantNodes(ctx context.Context, c kubernetes.Interface, ns, lease string) error {
 	_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: rbacName, Namespace: ns}, Rules: NodeRules}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: rbacName, Namespace: ns}, Rules: NodeRules(lease)}
 	if _, err := c.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create role: %w", err)
 	}

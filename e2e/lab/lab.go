@@ -205,7 +205,7 @@ func (l *Lab) up(ctx context.Context) error {
 	if err := l.startAPIServer(ctx); err != nil {
 		return err
 	}
-	if err := grantNodes(ctx, l.admin, l.opts.LeaseNamespace); err != nil {
+	if err := grantNodes(ctx, l.admin, l.opts.LeaseNamespace, l.opts.LeaseName); err != nil {
 		return err
 	}
 	for i, role := range nodeRoles(l.opts.Nodes) {
