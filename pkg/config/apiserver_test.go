@@ -77,7 +77,7 @@ func TestServerIsVIP(t *testing.T) {
 		"https://192.0.2.100":               true,
 		"https://127.0.0.1:6443":            false,
 		"https://cp.example.com":            false,
-		"https://10.96.0.1:443":             false,
+		"https://198.51.100.1:443":          false,
 		"https://[::ffff:192.0.2.100]:6443": true,
 	} {
 		if got := c.ServerIsVIP(server); got != want {

@@ -25,7 +25,7 @@ func kubeProxyCM(conf string) *corev1.ConfigMap {
 // As kubeadm writes it, trimmed.
 const kubeadmIPVS = `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 bindAddress: 0.0.0.0
-clusterCIDR: 10.244.0.0/16
+clusterCIDR: 203.0.113.0/24
 conntrack:
   maxPerCore: null
   tcpBeLiberal: false

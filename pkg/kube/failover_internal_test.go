@@ -25,32 +25,32 @@ func TestServersOrder(t *testing.T) {
 		name  string
 		steps []step
 	}{
-		{"preferred first", []step{{want: "10.0.0.1:6443"}, {want: "10.0.0.1:6443"}}},
+		{"preferred first", []step{{want: "198.51.100.1:6443"}, {want: "198.51.100.1:6443"}}},
 		{"refused moves on and stays away while cooling", []step{
-			{down: []string{"10.0.0.1:6443"}, want: "10.0.0.2:6443"},
-			{down: []string{""}, advance: failoverCooldown - time.Second, want: "10.0.0.2:6443"},
-			{advance: 2 * time.Second, want: "10.0.0.1:6443"},
+			{down: []string{"198.51.100.1:6443"}, want: "198.51.100.2:6443"},
+			{down: []string{""}, advance: failoverCooldown - time.Second, want: "198.51.100.2:6443"},
+			{advance: 2 * time.Second, want: "198.51.100.1:6443"},
 		}},
 		{"failover leaves a server that accepts", []step{
-			{want: "10.0.0.1:6443"},
-			{failover: true, want: "10.0.0.2:6443"},
-			{failover: true, want: "10.0.0.3:443"},
-			{failover: true, want: "10.0.0.1:6443"}, // all cooling: back in order of preference
+			{want: "198.51.100.1:6443"},
+			{failover: true, want: "198.51.100.2:6443"},
+			{failover: true, want: "198.51.100.3:443"},
+			{failover: true, want: "198.51.100.1:6443"}, // all cooling: back in order of preference
 		}},
 		{"a cooling server beats none", []step{
-			{failover: true, want: "10.0.0.2:6443"},
-			{down: []string{"10.0.0.2:6443", "10.0.0.3:443"}, want: "10.0.0.1:6443"},
+			{failover: true, want: "198.51.100.2:6443"},
+			{down: []string{"198.51.100.2:6443", "198.51.100.3:443"}, want: "198.51.100.1:6443"},
 		}},
-		{"none answers", []step{{down: []string{"10.0.0.1:6443", "10.0.0.2:6443", "10.0.0.3:443"}, want: ""}}},
+		{"none answers", []step{{down: []string{"198.51.100.1:6443", "198.51.100.2:6443", "198.51.100.3:443"}, want: ""}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &rest.Config{Host: "https://192.0.2.100:6443"}
-			s, err := UseServers(cfg, []string{"https://10.0.0.1:6443", "https://10.0.0.2:6443", "https://10.0.0.3"}, slog.New(slog.DiscardHandler))
+			s, err := UseServers(cfg, []string{"https://198.51.100.1:6443", "https://198.51.100.2:6443", "https://198.51.100.3"}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Host != "https://10.0.0.1:6443" || cfg.TLSClientConfig.ServerName != "192.0.2.100" {
+			if cfg.Host != "https://198.51.100.1:6443" || cfg.TLSClientConfig.ServerName != "192.0.2.100" {
 				t.Errorf("cfg Host %q ServerName %q, want the first server and the kubeconfig's name", cfg.Host, cfg.TLSClientConfig.ServerName)
 			}
 			now := time.Unix(1000, 0)
@@ -96,7 +96,7 @@ func TestServersOrder(t *testing.T) {
 // server it leaves, and only those.
 func TestFailoverClosesConnections(t *testing.T) {
 	cfg := &rest.Config{Host: "https://192.0.2.100:6443"}
-	s, err := UseServers(cfg, []string{"https://10.0.0.1:6443", "https://10.0.0.2:6443"}, slog.New(slog.DiscardHandler))
+	s, err := UseServers(cfg, []string{"https://198.51.100.1:6443", "https://198.51.100.2:6443"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
