@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/vipkeeper/vipkeeper/pkg/doctor"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
@@ -163,10 +162,9 @@ func configMaps(kubeconfig string) (doctor.ConfigMapGetter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Timeout = doctorTimeout
-	cs, err := kubernetes.NewForConfig(c)
+	cs, err := commandClient(c, doctorTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return nil, err
 	}
 	return cs.CoreV1().ConfigMaps(doctor.KubeProxyNamespace), nil
 }

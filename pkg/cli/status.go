@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -155,10 +154,9 @@ func leaseClient(kubeconfig string) (coordinationv1client.LeasesGetter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Timeout = statusTimeout
-	cs, err := kubernetes.NewForConfig(c)
+	cs, err := commandClient(c, statusTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return nil, err
 	}
 	return cs.CoordinationV1(), nil
 }
