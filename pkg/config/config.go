@@ -82,17 +82,16 @@ type setting struct {
 func FlagSet(name string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.String("config", "", "YAML config file (flags > environment > file > defaults)")
+	fs.Var(&textValue{typ: "file"}, "config", "YAML config file (flags > environment > file > defaults)")
 	for _, o := range options {
-		usage := o.usage
 		switch {
 		case o.list:
-			fs.StringArray(o.name, nil, usage)
-		case o.flag:
-			fs.String(o.name, o.def, usage)
-			fs.Lookup(o.name).NoOptDefVal = "true"
+			fs.Var(&listValue{typ: o.typ}, o.name, o.usage)
 		default:
-			fs.String(o.name, o.def, usage)
+			fs.Var(&textValue{v: o.def, typ: o.typ}, o.name, o.usage)
+		}
+		if o.flag {
+			fs.Lookup(o.name).NoOptDefVal = "true"
 		}
 	}
 	return fs
@@ -130,7 +129,7 @@ func Load(src Sources) (*Config, error) {
 		}
 	}
 
-	path, _ := fs.GetString("config")
+	path := fs.Lookup("config").Value.String()
 	pathSource := "--config"
 	if !fs.Changed("config") {
 		path, _ = src.LookupEnv(EnvVar("config"))
@@ -161,11 +160,11 @@ func Load(src Sources) (*Config, error) {
 			continue
 		}
 		var vals []string
-		if o.list {
-			vals, _ = fs.GetStringArray(o.name)
-		} else {
-			v, _ := fs.GetString(o.name)
-			vals = []string{v}
+		switch v := fs.Lookup(o.name).Value.(type) {
+		case *listValue:
+			vals = v.v
+		default:
+			vals = []string{v.String()}
 		}
 		layers[o.name] = setting{vals: vals, source: "--" + o.name}
 	}
@@ -367,6 +366,25 @@ func Names() []string {
 	sort.Strings(n)
 	return n
 }
+
+// textValue is a flag's text as given; values are parsed after the layers
+// are merged, so that an error can name the layer it came from. typ is what
+// the usage text calls the value.
+type textValue struct{ v, typ string }
+
+func (t *textValue) Set(s string) error { t.v = s; return nil }
+func (t *textValue) String() string     { return t.v }
+func (t *textValue) Type() string       { return t.typ }
+
+// listValue collects a repeatable flag's values in order.
+type listValue struct {
+	v   []string
+	typ string
+}
+
+func (l *listValue) Set(s string) error { l.v = append(l.v, s); return nil }
+func (l *listValue) String() string     { return strings.Join(l.v, ",") }
+func (l *listValue) Type() string       { return l.typ + "s" }
 
 type discard struct{}
 
