@@ -141,12 +141,8 @@ func scenarioAPIOutage(t *testing.T, m *measurement) {
 	ready := r.rec.Mark("api-ready")
 	during := r.rec.Between(r.fault, back)
 	r.m.note(t, "during the outage (%v): %s", back.Sub(r.fault).Round(time.Millisecond), during)
-	none, held := ownership(r.rec.Monitor.Samples(), r.fault, back)
+	none, held := r.checkHeldBy(t, r.fault, back, "during the outage")
 	r.m.note(t, "during the outage: %d owner samples without an owner; owners seen %v", none, held)
-	if none > 0 || len(held) != 1 || held[0] != r.leaderName() {
-		t.Errorf("api-outage with --api-outage=hold: %d samples without an owner, owners %v; want %s to hold the VIP throughout",
-			none, held, r.leaderName())
-	}
 	// Once the API answers, a follower may take the stale Lease after a
 	// lease duration; give that time to happen and to settle.
 	time.Sleep(leaseDuration + settle)
@@ -154,11 +150,7 @@ func scenarioAPIOutage(t *testing.T, m *measurement) {
 		r.rec.Between(back, time.Now()))
 	// A follower's lease clock restarts after a gap in its reads, so the
 	// holder renews before anyone may take over: the VIP never moves.
-	none, held = ownership(r.rec.Monitor.Samples(), back, time.Now())
-	if none > 0 || len(held) != 1 || held[0] != r.leaderName() {
-		t.Errorf("after the API returned: %d samples without an owner, owners %v; want %s to keep the VIP",
-			none, held, r.leaderName())
-	}
+	r.checkHeldBy(t, back, time.Now(), "after the API returned")
 	s := r.rec.Between(r.fault, time.Now())
 	r.m.window(s)
 	owner := checkSingleOwner(t, r.l, r.vip, 10*time.Second)
@@ -167,6 +159,19 @@ func scenarioAPIOutage(t *testing.T, m *measurement) {
 		t.Errorf("the client is not served at the end")
 	}
 	r.finish()
+}
+
+// checkHeldBy asserts that the leader was the one owner of the VIP at
+// every owner sample from from to to (with --api-outage=hold), and returns
+// what the samples showed.
+func (r *run) checkHeldBy(t *testing.T, from, to time.Time, when string) (none int, held []string) {
+	t.Helper()
+	none, held = ownership(r.rec.Monitor.Samples(), from, to)
+	if none > 0 || len(held) != 1 || held[0] != r.leaderName() {
+		t.Errorf("%s: %d samples without an owner, owners %v; want %s to hold the VIP throughout",
+			when, none, held, r.leaderName())
+	}
+	return none, held
 }
 
 // vip-deleted: `ip addr del` the VIPs on the leader → they come back.

@@ -105,15 +105,22 @@ func TestRenewalsMoveTheDeadline(t *testing.T) {
 	})
 }
 
+// startHolding starts a keeper with --api-outage=hold that has just won
+// term 1.
+func startHolding(t *testing.T) *harness {
+	cfg := baseConfig
+	cfg.OnOutage = Hold
+	h := start(t, cfg, false)
+	win(h, 1)
+	return h
+}
+
 // TestHoldRidesThroughOutage: with policy hold and the API unreachable, the
 // holder keeps the VIP past its lease, and yields the moment another node
 // claims the VIP on the wire.
 func TestHoldRidesThroughOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := baseConfig
-		cfg.OnOutage = Hold
-		h := start(t, cfg, false)
-		win(h, 1)
+		h := startHolding(t)
 		h.APIReachable(false)
 		time.Sleep(4 * time.Second)
 		h.Notify(ev(election.Lost, 1))
@@ -129,10 +136,7 @@ func TestHoldRidesThroughOutage(t *testing.T) {
 // and keeps the VIP without a gap.
 func TestHoldRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := baseConfig
-		cfg.OnOutage = Hold
-		h := start(t, cfg, false)
-		win(h, 1)
+		h := startHolding(t)
 		h.APIReachable(false)
 		time.Sleep(4 * time.Second)
 		h.Notify(ev(election.Lost, 1))
@@ -153,10 +157,7 @@ func TestHoldRecovers(t *testing.T) {
 // renew within the renew deadline (another node has the lease): unbind.
 func TestHoldGivesUpWithoutRenewal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := baseConfig
-		cfg.OnOutage = Hold
-		h := start(t, cfg, false)
-		win(h, 1)
+		h := startHolding(t)
 		h.APIReachable(false)
 		time.Sleep(5 * time.Second)
 		h.Notify(ev(election.Lost, 1))
@@ -173,10 +174,7 @@ func TestHoldGivesUpWithoutRenewal(t *testing.T) {
 // another node holds the lease.
 func TestHoldYieldsToNewLeader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := baseConfig
-		cfg.OnOutage = Hold
-		h := start(t, cfg, false)
-		win(h, 1)
+		h := startHolding(t)
 		h.APIReachable(false)
 		time.Sleep(5 * time.Second)
 		h.Notify(ev(election.Lost, 1))
@@ -190,10 +188,7 @@ func TestHoldYieldsToNewLeader(t *testing.T) {
 // that cannot renew (someone else took the lease) drops the VIP in time.
 func TestHoldNeedsTheAPIDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := baseConfig
-		cfg.OnOutage = Hold
-		h := start(t, cfg, false)
-		win(h, 1)
+		h := startHolding(t)
 		time.Sleep(4500 * time.Millisecond)
 		check(t, h, []string{"bind 2", "announce", "withdraw", "bind 0"})
 		h.stop(t)
