@@ -28,7 +28,7 @@ const (
 	DefaultBurstInterval = 200 * time.Millisecond
 
 	// roundTimeout bounds the socket writes of one round, so a full send
-	// buffer cannot hold the caller of Takeover for long.
+	// buffer cannot hold the caller of Announce for long.
 	roundTimeout = 500 * time.Millisecond
 )
 
@@ -110,11 +110,12 @@ type Announcer struct {
 	ndpW    ndpWriter  // nil until needed
 	ndpSrc  netip.Addr // the address ndpW is bound to
 
-	mu        sync.Mutex // guards the fields below
-	addrs     []netip.Addr
-	burstLeft int       // burst rounds still to send after the current one
-	due       time.Time // when the loop sends the next round; zero if never
-	stats     map[StatsKey]Counts
+	mu         sync.Mutex           // guards the fields below
+	addrs      []netip.Addr         // the announced set, in order; replaced, not modified
+	bursts     map[netip.Addr]burst // members of addrs whose takeover burst is not over
+	refreshDue time.Time            // next round of the whole set; zero if none
+	due        time.Time            // earliest of refreshDue and every burst's due; zero if none
+	stats      map[StatsKey]Counts
 }
 
 // New returns an Announcer for cfg. It starts nothing and opens nothing.
@@ -138,13 +139,15 @@ func New(cfg Config, log *slog.Logger) *Announcer {
 		dialARP:         dialARP,
 		listenNDP:       listenNDP,
 		wake:            make(chan struct{}, 1),
+		bursts:          make(map[netip.Addr]burst),
 		stats:           make(map[StatsKey]Counts),
 	}
 }
 
 // Start runs the burst and refresh rounds until ctx ends, then closes the
-// sockets. It returns nil when ctx ends. Takeover may be called before Start;
-// its first round is sent at once and the rest when Start runs.
+// sockets. It returns nil when ctx ends. Announce and Takeover may be called
+// before Start; their first round is sent at once and the rest when Start
+// runs.
 func (a *Announcer) Start(ctx context.Context) error {
 	defer a.shutdown()
 
@@ -175,37 +178,43 @@ func (a *Announcer) Start(ctx context.Context) error {
 	}
 }
 
-// Takeover replaces the announced set with addrs and sends the first round
-// before it returns. The remaining burst rounds and the refreshes are sent by
-// Start. An empty set is the same as Withdraw. IPv4-mapped IPv6 addresses
-// are treated as IPv4; invalid and duplicate addresses are dropped.
-func (a *Announcer) Takeover(addrs []netip.Addr) {
+// Announce makes addrs the announced set (refreshed every RefreshInterval).
+// The addresses in fresh (those not in addrs are ignored) get a takeover
+// burst: the first round for them is sent before Announce returns, then
+// BurstCount-1 more rounds BurstInterval apart, for them only. A fresh
+// address that is already bursting starts its burst again. Addresses removed
+// from the set are never sent again once Announce returns (it waits for a
+// round in progress). An empty addrs is the same as Withdraw.
+//
+// IPv4-mapped IPv6 addresses are treated as IPv4; invalid and duplicate
+// addresses are dropped.
+func (a *Announcer) Announce(addrs, fresh []netip.Addr) {
 	set := a.normalize(addrs)
+	if len(set) == 0 {
+		a.Withdraw()
+		return
+	}
 
 	a.sendMu.Lock()
-	if a.ndpW != nil && !a.ndpSrc.IsLinkLocalUnicast() {
+	a.mu.Lock()
+	first := a.updateLocked(set, fresh, time.Now())
+	a.mu.Unlock()
+	if a.ndpW != nil && !a.ndpSrc.IsLinkLocalUnicast() &&
+		(len(first) > 0 || !slices.Contains(set, a.ndpSrc.WithZone(""))) {
 		// Bound to a VIP as a fallback; that VIP may be gone now, and a
-		// link-local address may have appeared. Choose again.
+		// link-local address may have appeared since. Choose again.
 		a.closeNDP()
 	}
-	a.mu.Lock()
-	a.addrs = set
-	if len(set) == 0 {
-		a.burstLeft = 0
-		a.due = time.Time{}
-	} else {
-		a.burstLeft = a.cfg.BurstCount - 1
-		a.due = a.nextDueLocked(time.Now())
-	}
-	a.mu.Unlock()
-	if len(set) > 0 {
-		a.sendRound(set, TriggerTakeover)
-	} else {
-		a.closeWriters()
-	}
+	a.sendRound(first, nil)
 	a.sendMu.Unlock()
 
 	a.poke()
+}
+
+// Takeover replaces the announced set with addrs and bursts all of it: it is
+// Announce(addrs, addrs).
+func (a *Announcer) Takeover(addrs []netip.Addr) {
+	a.Announce(addrs, addrs)
 }
 
 // Withdraw empties the announced set and cancels pending rounds. It waits
@@ -214,7 +223,8 @@ func (a *Announcer) Withdraw() {
 	a.sendMu.Lock()
 	a.mu.Lock()
 	a.addrs = nil
-	a.burstLeft = 0
+	clear(a.bursts)
+	a.refreshDue = time.Time{}
 	a.due = time.Time{}
 	a.mu.Unlock()
 	a.closeWriters()
@@ -241,43 +251,6 @@ func (a *Announcer) Stats() map[StatsKey]Counts {
 	return out
 }
 
-// sendDue sends the scheduled round if it is due and schedules the next.
-func (a *Announcer) sendDue() {
-	a.sendMu.Lock()
-	defer a.sendMu.Unlock()
-
-	now := time.Now()
-	a.mu.Lock()
-	if a.due.IsZero() || now.Before(a.due) || len(a.addrs) == 0 {
-		// Rescheduled or withdrawn while the timer fired.
-		a.mu.Unlock()
-		return
-	}
-	trigger := TriggerRefresh
-	if a.burstLeft > 0 {
-		trigger = TriggerTakeover
-		a.burstLeft--
-	}
-	a.due = a.nextDueLocked(now)
-	addrs := a.addrs // replaced, never modified in place
-	a.mu.Unlock()
-
-	a.sendRound(addrs, trigger)
-}
-
-// nextDueLocked returns when the round after one sent at now is due.
-// a.mu must be held.
-func (a *Announcer) nextDueLocked(now time.Time) time.Time {
-	switch {
-	case a.burstLeft > 0:
-		return now.Add(a.cfg.BurstInterval)
-	case a.cfg.RefreshInterval > 0:
-		return now.Add(a.cfg.RefreshInterval)
-	default:
-		return time.Time{}
-	}
-}
-
 // poke wakes Start's loop without blocking.
 func (a *Announcer) poke() {
 	select {
@@ -297,17 +270,24 @@ func (a *Announcer) shutdown() {
 // normalize unmaps, validates and de-duplicates addrs, keeping their order.
 func (a *Announcer) normalize(addrs []netip.Addr) []netip.Addr {
 	out := make([]netip.Addr, 0, len(addrs))
+	seen := make(map[netip.Addr]struct{}, len(addrs))
 	for _, ip := range addrs {
-		ip = ip.Unmap().WithZone("")
+		ip = canonical(ip)
 		if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() {
 			a.log.Warn("ignoring address that cannot be announced", "vip", ip)
 			continue
 		}
-		if !slices.Contains(out, ip) {
+		if _, dup := seen[ip]; !dup {
+			seen[ip] = struct{}{}
 			out = append(out, ip)
 		}
 	}
 	return out
+}
+
+// canonical is the form of ip used in the announced set.
+func canonical(ip netip.Addr) netip.Addr {
+	return ip.Unmap().WithZone("")
 }
 
 func (a *Announcer) count(p Protocol, t Trigger, packets int, failed bool) {

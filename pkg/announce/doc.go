@@ -17,14 +17,25 @@
 //
 // # Timing
 //
-// Takeover sends the first round in the caller's goroutine, right after the
-// caller has bound the address: this is the failover hot path and must not
-// wait for a tick. Start's loop then sends the remaining Config.BurstCount-1
-// rounds Config.BurstInterval apart, and afterwards re-announces every
-// Config.RefreshInterval while the set is non-empty. The refresh keeps switch
-// MAC tables (typically aged out after 300 s) and router ARP caches populated
-// and repairs caches after a partition heals. Withdraw stops all of it, and
-// no packet is sent after Withdraw returns.
+// Announce(addrs, fresh) makes addrs the announced set. The addresses in
+// fresh, those the caller has just bound, get a takeover burst: their first
+// round is sent in the caller's goroutine before Announce returns (this is
+// the failover hot path and must not wait for a tick), and Start's loop then
+// sends the remaining Config.BurstCount-1 rounds Config.BurstInterval apart,
+// for them only. Each address keeps its own burst schedule, so a Service VIP
+// that comes or goes does not re-burst the others; a fresh address that is
+// still bursting starts again. Every Config.RefreshInterval the whole set is
+// re-announced, counted from the last round that covered all of it. The
+// refresh keeps switch MAC tables (typically aged out after 300 s) and router
+// ARP caches populated and repairs caches after a partition heals.
+//
+// Takeover(addrs) is Announce(addrs, addrs). An address removed from the set
+// is not sent again after Announce returns, and Withdraw (or an empty set)
+// stops everything: no packet is sent after it returns.
+//
+// A round writes its addresses back to back, without pauses, whether it holds
+// one address or a thousand. Its writes share a deadline; the addresses it
+// had no time left for are counted as errors.
 //
 // # Sockets
 //
@@ -37,7 +48,7 @@
 // traffic in the kernel.
 //
 // Sockets and interface lookups belong to the network namespace of the
-// calling thread, so Start and Takeover must run in the namespace that holds
+// calling thread, so Start, Announce and Takeover must run in the namespace that holds
 // Config.Interface (the daemon runs in the host namespace).
 //
 // Send errors are logged and counted (see Announcer.Stats), never fatal.

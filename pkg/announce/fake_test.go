@@ -46,10 +46,11 @@ type fakeNet struct {
 	sent        []sentPacket
 	arpDials    int
 	ndpListens  []ndp.Addr
-	open        int   // writers not yet closed
-	failWrites  int   // fail this many upcoming writes
-	linkLocalOK bool  // whether listening on ndp.LinkLocal succeeds
-	dialErr     error // returned by every dial while set
+	open        int           // writers not yet closed
+	failWrites  int           // fail this many upcoming writes
+	linkLocalOK bool          // whether listening on ndp.LinkLocal succeeds
+	dialErr     error         // returned by every dial while set
+	writeDelay  time.Duration // each write takes this long (a full send buffer)
 }
 
 func newFakeNet() *fakeNet {
@@ -115,6 +116,11 @@ func (f *fakeNet) listenNDP(_ *net.Interface, addr ndp.Addr) (ndpWriter, netip.A
 
 // write records p unless a failure is pending.
 func (f *fakeNet) write(p sentPacket) error {
+	f.mu.Lock()
+	delay := f.writeDelay
+	f.mu.Unlock()
+	time.Sleep(delay)
+
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failWrites > 0 {

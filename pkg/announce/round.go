@@ -13,25 +13,50 @@ import (
 // (tun, WireGuard, ...), where ARP and NDP link-layer options make no sense.
 var errNoHardwareAddr = errors.New("interface has no 6-byte hardware address")
 
-// sendRound announces every address in addrs once. a.sendMu must be held.
-// Failures are logged and counted; the failed socket is closed so that the
-// next announcement opens a fresh one.
-func (a *Announcer) sendRound(addrs []netip.Addr, trigger Trigger) {
+// errRoundTimeout is counted for the addresses a round had no time left for.
+var errRoundTimeout = errors.New("round timed out")
+
+// sendRound announces every address in takeover (counted as TriggerTakeover)
+// and then in refresh (TriggerRefresh) once. a.sendMu must be held. Failures
+// are counted per address; the failed socket is closed so that the next
+// announcement opens a fresh one.
+func (a *Announcer) sendRound(takeover, refresh []netip.Addr) {
+	if len(takeover)+len(refresh) == 0 {
+		return
+	}
 	if a.stopped {
-		a.log.Debug("not announcing: announcer stopped", "trigger", trigger)
+		a.log.Debug("not announcing: announcer stopped",
+			"takeover", len(takeover), "refresh", len(refresh))
 		return
 	}
 
 	ifi, err := a.link()
 	if err != nil {
-		for _, ip := range addrs {
-			a.fail(protocolOf(ip), trigger, ip, 0, err)
-		}
+		a.failAll(takeover, TriggerTakeover, err)
+		a.failAll(refresh, TriggerRefresh, err)
 		return
 	}
 
 	deadline := time.Now().Add(roundTimeout)
-	for _, ip := range addrs {
+	if left := a.sendEach(ifi, takeover, TriggerTakeover, deadline); left > 0 {
+		a.failAll(takeover[len(takeover)-left:], TriggerTakeover, errRoundTimeout)
+		a.failAll(refresh, TriggerRefresh, errRoundTimeout)
+		return
+	}
+	if left := a.sendEach(ifi, refresh, TriggerRefresh, deadline); left > 0 {
+		a.failAll(refresh[len(refresh)-left:], TriggerRefresh, errRoundTimeout)
+	}
+}
+
+// sendEach announces the addresses in addrs until deadline passes and
+// returns how many it had no time left for. a.sendMu must be held.
+func (a *Announcer) sendEach(ifi *net.Interface, addrs []netip.Addr, trigger Trigger, deadline time.Time) int {
+	for i, ip := range addrs {
+		// Once the deadline has passed every write would fail anyway;
+		// stopping here saves reopening a socket per address.
+		if !time.Now().Before(deadline) {
+			return len(addrs) - i
+		}
 		var (
 			n   int
 			err error
@@ -48,6 +73,7 @@ func (a *Announcer) sendRound(addrs []netip.Addr, trigger Trigger) {
 		a.count(protocolOf(ip), trigger, n, false)
 		a.log.Debug("announced", "vip", ip, "trigger", trigger, "packets", n)
 	}
+	return 0
 }
 
 // link looks the interface up again and drops the cached sockets if it was
@@ -78,6 +104,19 @@ func (a *Announcer) link() (*net.Interface, error) {
 func (a *Announcer) fail(p Protocol, trigger Trigger, ip netip.Addr, packets int, err error) {
 	a.count(p, trigger, packets, true)
 	a.log.Warn("announcement failed", "protocol", p, "trigger", trigger, "vip", ip, "error", err)
+}
+
+// failAll counts a failure for every address in addrs and logs it once, so
+// that a missing link does not log a line per address and round.
+func (a *Announcer) failAll(addrs []netip.Addr, trigger Trigger, err error) {
+	if len(addrs) == 0 {
+		return
+	}
+	for _, ip := range addrs {
+		a.count(protocolOf(ip), trigger, 0, true)
+	}
+	a.log.Warn("announcement failed", "trigger", trigger, "addresses", len(addrs),
+		"first_vip", addrs[0], "error", err)
 }
 
 // closeWriters closes both cached sockets. a.sendMu must be held.
