@@ -19,8 +19,15 @@ Prints a ready-to-use file for KIND, built from the flags ` + "`vipkeeper run`" 
   static-pod   a Pod for /etc/kubernetes/manifests (needs --kubeconfig)
   daemonset    a DaemonSet using the ServiceAccount of ` + "`manifest rbac`" + `
   rbac         ServiceAccount, Role and RoleBinding: the least vipkeeper needs
+               (with --services, also what services mode needs; see below)
   systemd      vipkeeper.service for a host without kubelet (needs --kubeconfig)
   config       /etc/vipkeeper/config.yaml for that unit
+
+Services mode: give rbac and daemonset the same flags, --services and its
+--services-pool among them. rbac then adds ClusterRole vipkeeper-services
+(read Services and EndpointSlices, write Services' status and Events, in
+every namespace) and Role vipkeeper-services (the node and claim Leases in
+the lease namespace), each bound like the Role (docs/services.md).
 
 --image sets the pods' image (default %s:<version>).
 Guides: docs/deploy-static-pod.md, docs/deploy-daemonset.md, docs/deploy-systemd.md.
@@ -66,9 +73,11 @@ func manifestCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	command := []string{"vipkeeper manifest", string(kind)}
 	if kind == manifest.StaticPod || kind == manifest.DaemonSet {
-		command = append(command, "--image="+image)
+		command = append(command, shellQuote("--image="+image))
 	}
-	command = append(command, config.Args(cfg.Settings())...)
+	for _, a := range config.Args(cfg.Settings()) {
+		command = append(command, shellQuote(a))
+	}
 	out, err := manifest.Generate(kind, cfg, manifest.Options{Image: image, Command: strings.Join(command, " ")})
 	if err != nil {
 		fmt.Fprintf(stderr, "vipkeeper manifest %s: %v\n", kind, err)
@@ -101,4 +110,17 @@ func splitImage(args []string) (image string, rest []string, err error) {
 		}
 	}
 	return image, rest, nil
+}
+
+// shellQuote quotes an argument of the header's command line for a POSIX
+// shell when it holds anything but plain characters: a pool's ";" would
+// otherwise end the command when it is pasted to regenerate the file.
+func shellQuote(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=./:,@%+", r))
+	}) < 0
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

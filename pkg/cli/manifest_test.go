@@ -19,6 +19,11 @@ var updateManifests = flag.Bool("update-manifests", false, "rewrite the files in
 // exampleImage is the image the example manifests name.
 const exampleImage = "--image=ghcr.io/vipkeeper/vipkeeper:latest"
 
+// exampleServices makes the DaemonSet example a services-mode deployment;
+// rbac-services.yaml, from the same flags, holds the RBAC it needs.
+// rbac.yaml stays the control-plane RBAC of the static pod and the lab.
+var exampleServices = []string{"--services", "--services-pool", "pool=default;addresses=203.0.113.0/24"}
+
 // examples are the files in manifests/ and the commands that make them;
 // documentation addresses only.
 var examples = []struct {
@@ -30,8 +35,9 @@ var examples = []struct {
 		"--api-server", "https://127.0.0.1:6443", "--api-server", "https://192.0.2.11:6443",
 		"--api-server", "https://192.0.2.12:6443", "--api-server", "https://192.0.2.13:6443",
 		"--vip", "192.0.2.100", "--interface", "eth0"}},
-	{"daemonset.yaml", []string{"manifest", "daemonset", exampleImage, "--vip", "192.0.2.100", "--interface", "eth0"}},
+	{"daemonset.yaml", append([]string{"manifest", "daemonset", exampleImage, "--vip", "192.0.2.100", "--interface", "eth0"}, exampleServices...)},
 	{"rbac.yaml", []string{"manifest", "rbac", "--vip", "192.0.2.100", "--interface", "eth0"}},
+	{"rbac-services.yaml", append([]string{"manifest", "rbac", "--vip", "192.0.2.100", "--interface", "eth0"}, exampleServices...)},
 	{"vipkeeper.service", []string{"manifest", "systemd", "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--vip", "192.0.2.100", "--interface", "eth0"}},
 	{"config.yaml", []string{"manifest", "config", "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--vip", "192.0.2.100", "--interface", "eth0"}},
 }
@@ -85,6 +91,8 @@ func TestManifestErrors(t *testing.T) {
 		{"static pod without kubeconfig", append([]string{"manifest", "static-pod"}, base...), exitUsage, "ServiceAccount"},
 		{"systemd without kubeconfig", append([]string{"manifest", "systemd"}, base...), exitUsage, "--kubeconfig"},
 		{"node name in a pod", append([]string{"manifest", "daemonset", "--node-name", "n1"}, base...), exitUsage, "spec.nodeName"},
+		{"services without a pool", append([]string{"manifest", "rbac", "--services"}, base...), exitUsage, "--services-pool"},
+		{"pool holds the VIP", append([]string{"manifest", "daemonset", "--services", "--services-pool", "pool=a;addresses=192.0.2.96/28"}, base...), exitUsage, "holds the VIP"},
 		{"image without value", append([]string{"manifest", "daemonset"}, append(base, "--image")...), exitUsage, "--image needs a value"},
 	}
 	for _, tt := range tests {
@@ -97,6 +105,22 @@ func TestManifestErrors(t *testing.T) {
 				t.Errorf("printed a manifest on failure: %q", out)
 			}
 		})
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"--vip=192.0.2.100":                               "--vip=192.0.2.100",
+		"--api-server=https://127.0.0.1:6443":             "--api-server=https://127.0.0.1:6443",
+		"--services-pool=pool=a;addresses=203.0.113.0/24": "'--services-pool=pool=a;addresses=203.0.113.0/24'",
+		"--api-server=https://[2001:db8::1]:6443":         "'--api-server=https://[2001:db8::1]:6443'",
+		"--metrics-addr=":                                 "--metrics-addr=",
+		"":                                                "''",
+		"--lease-name=it's":                               `'--lease-name=it'\''s'`,
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
 

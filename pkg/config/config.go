@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vipkeeper/vipkeeper/pkg/health"
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -35,6 +36,20 @@ type Config struct {
 	LogLevel          string
 	LogFormat         string
 	MetricsAddr       string // listen address of /metrics, /healthz and /readyz; "" disables them
+
+	// Services runs the LoadBalancer Services controller (docs/services.md).
+	Services bool
+	// ServicesDefaultClass: also handle LoadBalancer Services without a
+	// spec.loadBalancerClass.
+	ServicesDefaultClass bool
+	// ServicePools are the address pools, in configuration order; validated
+	// together (ipam.New) and never holding a VIP. Empty unless Services.
+	ServicePools []ipam.PoolSpec
+	// ServicesQPS and ServicesBurst rate-limit the Services API client,
+	// which is separate from the Lease client.
+	ServicesQPS   float32
+	ServicesBurst int
+
 	// Health is the health prober's configuration: checks parsed, link
 	// tracking on the VIP interface.
 	Health health.Config
@@ -230,8 +245,8 @@ func (c *Config) validate() error {
 	if strings.TrimSpace(c.NodeName) == "" {
 		return bad("node-name", "must not be empty")
 	}
-	if len(c.VIPs) == 0 {
-		return bad("vip", "at least one VIP is required")
+	if len(c.VIPs) == 0 && !c.Services {
+		return bad("vip", "at least one --vip is required unless --services is set")
 	}
 	var v4, v6 int
 	seen := map[netip.Addr]bool{}
@@ -297,6 +312,9 @@ func (c *Config) validate() error {
 		return bad("takeover-probe", "%v must be at most half of --renew-deadline (%v)", c.TakeoverProbe, c.RenewDeadline/2)
 	}
 	if err := c.validateAPIServers(); err != nil {
+		return err
+	}
+	if err := c.validateServices(); err != nil {
 		return err
 	}
 	if err := c.buildHealth(); err != nil {

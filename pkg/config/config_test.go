@@ -53,6 +53,8 @@ func defaults() *Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		MetricsAddr:       "127.0.0.1:9479",
+		ServicesQPS:       100,
+		ServicesBurst:     300,
 		Health:            health.Config{Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2, Interface: "eth0"},
 	}
 }
@@ -182,7 +184,7 @@ func TestLoadErrors(t *testing.T) {
 		source string // the flag, variable or field the error must name
 		text   string // a fragment of the message
 	}{
-		{"no vip", []string{"--interface", "eth0"}, nil, nil, "--vip", "at least one"},
+		{"no vip", []string{"--interface", "eth0"}, nil, nil, "--vip", "at least one --vip is required unless --services is set"},
 		{"network not host", []string{"--vip", "192.0.2.0/24", "--interface", "eth0"}, nil, nil, "--vip", "not a single host"},
 		{"garbage vip", []string{"--vip", "nope", "--interface", "eth0"}, nil, nil, "--vip", "not an IP"},
 		{"multicast vip", []string{"--vip", "224.0.0.1", "--interface", "eth0"}, nil, nil, "--vip", "unicast"},
@@ -315,6 +317,8 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte("- x"))
 	f.Add([]byte("vip: {a: b}"))
 	f.Add([]byte("renewDeadline: 3s\nretryPeriod: 1500ms\nlogLevel: null\n"))
+	f.Add([]byte("interface: eth0\nservices: true\nservicesPool: [\"pool=a;addresses=192.0.2.0/28\", \"pool=b;addresses=2001:db8::10-2001:db8::1f;namespaces=x\"]\nservicesQps: 50.5\nservicesBurst: 10\n"))
+	f.Add([]byte("interface: eth0\nservices: yes\nservicesPool: []\nservicesDefaultClass: true\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vals, err := parseFile(data)
 		if err != nil {
@@ -324,7 +328,7 @@ func FuzzParseFile(f *testing.F) {
 			if _, ok := lookupOption(name); !ok {
 				t.Fatalf("parseFile returned unknown option %q", name)
 			}
-			if len(v) == 0 && name != "vip" {
+			if o, _ := lookupOption(name); len(v) == 0 && !o.list {
 				t.Fatalf("option %q has no value", name)
 			}
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -18,7 +19,10 @@ type option struct {
 	list  bool   // may be given several times
 	flag  bool   // a boolean: `--name` alone means true
 	typ   string // what the value is, for the usage text: duration, ip, url, …
-	apply func(c *Config, vals []string) error
+	// envList says how one value (an environment variable's) holds several
+	// items of a list; "" means comma-separated.
+	envList string
+	apply   func(c *Config, vals []string) error
 }
 
 // EnvVar returns the environment variable for a flag name:
@@ -48,7 +52,7 @@ var options = []option{
 		apply: func(c *Config, v []string) error { c.Kubeconfig = v[0]; return nil }},
 	{name: "api-server", typ: "url", list: true, usage: "API server URL used instead of the kubeconfig's server, never the VIP; repeatable: this node's own first (https://127.0.0.1:6443), then the other control-plane nodes, and vipkeeper fails over between them. TLS checks each against the kubeconfig server's host name (docs/deploy-static-pod.md)",
 		apply: applyAPIServers},
-	{name: "vip", typ: "ip", list: true, usage: "virtual IP to keep (one IPv4, one IPv6, or one of each; repeat the flag or separate with commas)",
+	{name: "vip", typ: "ip", list: true, usage: "virtual IP to keep (one IPv4, one IPv6, or one of each; repeat the flag or separate with commas); required unless --services",
 		apply: applyVIPs},
 	{name: "interface", typ: "name", usage: "interface that carries the VIP (required)",
 		apply: func(c *Config, v []string) error { c.Interface = v[0]; return nil }},
@@ -92,6 +96,17 @@ var options = []option{
 		apply: func(c *Config, v []string) error { c.LogLevel = v[0]; return nil }},
 	{name: "log-format", typ: "format", def: "text", usage: "text or json",
 		apply: func(c *Config, v []string) error { c.LogFormat = v[0]; return nil }},
+	{name: "services", typ: "bool", flag: true, def: "false", usage: "run the LoadBalancer Services controller: Services of class vipkeeper.io/lb get addresses from --services-pool and are announced from one healthy node each (docs/services.md)",
+		apply: boolInto(func(c *Config) *bool { return &c.Services })},
+	{name: "services-default-class", typ: "bool", flag: true, def: "false", usage: "also handle LoadBalancer Services that set no spec.loadBalancerClass (needs --services)",
+		apply: boolInto(func(c *Config) *bool { return &c.ServicesDefaultClass })},
+	{name: "services-pool", typ: "pool", list: true, envList: "one value in which each `pool=` starts the next pool",
+		usage: "address pool for LoadBalancer Services, pool=NAME;addresses=ITEM[,ITEM…][;namespaces=NS[,NS…]], an item a CIDR or FIRST-LAST (repeatable; tried in this order; needs --services; docs/services.md)",
+		apply: applyServicePools},
+	{name: "services-qps", typ: "number", def: "100", usage: "steady request rate (per second) of the Services API client, separate from the Lease client so that a burst of status and claim writes never delays a renewal",
+		apply: float32Into(func(c *Config) *float32 { return &c.ServicesQPS })},
+	{name: "services-burst", typ: "int", def: "300", usage: "request burst of the Services API client",
+		apply: intInto(func(c *Config) *int { return &c.ServicesBurst })},
 	{name: "metrics-addr", typ: "host:port", def: DefaultMetricsAddr, usage: "listen address (host:port) of /metrics, /healthz and /readyz; empty disables them (see docs/metrics.md)", apply: applyMetricsAddr},
 }
 
@@ -122,6 +137,17 @@ func intInto(field func(*Config) *int) func(*Config, []string) error {
 			return fmt.Errorf("%q is not a whole number", v[0])
 		}
 		*field(c) = n
+		return nil
+	}
+}
+
+func float32Into(field func(*Config) *float32) func(*Config, []string) error {
+	return func(c *Config, v []string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v[0]), 32)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not a number", v[0])
+		}
+		*field(c) = float32(f)
 		return nil
 	}
 }

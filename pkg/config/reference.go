@@ -24,7 +24,11 @@ func Reference() string {
 	for _, o := range options {
 		usage := o.usage
 		if o.list {
-			usage += "; in YAML a list, in the environment comma-separated"
+			env := o.envList
+			if env == "" {
+				env = "comma-separated"
+			}
+			usage += "; in YAML a list, in the environment " + env
 		}
 		row(o.name, "`"+YAMLKey(o.name)+"`", o.def, usage)
 	}

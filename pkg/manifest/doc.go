@@ -12,7 +12,10 @@
 //     image's non-root user with its file capabilities when they use the
 //     in-cluster ServiceAccount (pod.go);
 //   - the Role allows exactly what the election and the Lease's Events
-//     need in the lease namespace, nothing cluster-wide (rbac.go);
+//     need in the lease namespace, nothing cluster-wide; services mode
+//     (--services) adds a ClusterRole to read Services and EndpointSlices
+//     and write their status and Events, and a Role for its node and
+//     claim Leases (rbac.go);
 //   - the systemd unit runs as a dynamic user with ambient capabilities
 //     and a credential for the kubeconfig (systemd.go).
 package manifest

@@ -24,8 +24,14 @@ import (
 
 func load(t *testing.T, args ...string) *config.Config {
 	t.Helper()
+	return loadArgs(t, append([]string{"--vip", "192.0.2.100", "--interface", "eth0"}, args...)...)
+}
+
+// loadArgs loads exactly args (load adds a VIP and an interface).
+func loadArgs(t *testing.T, args ...string) *config.Config {
+	t.Helper()
 	c, err := config.Load(config.Sources{
-		Args:      append([]string{"--vip", "192.0.2.100", "--interface", "eth0"}, args...),
+		Args:      args,
 		LookupEnv: func(string) (string, bool) { return "", false },
 		Hostname:  func() (string, error) { return "node", nil },
 	})
@@ -212,6 +218,125 @@ func TestRBAC(t *testing.T) {
 	}
 }
 
+// services are the flags of a services-mode node: a pool from a
+// documentation range.
+var services = []string{"--services", "--services-pool", "pool=default;addresses=203.0.113.0/24"}
+
+// TestServicesRules pins the services-mode rules: the design
+// (docs/services.md) and the e2e suite rely on exactly these.
+func TestServicesRules(t *testing.T) {
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"update", "patch"}},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+	if diff := cmp.Diff(want, manifest.ServicesRules()); diff != "" {
+		t.Errorf("ServicesRules (-want +got):\n%s", diff)
+	}
+	wantLease := []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
+	}
+	if diff := cmp.Diff(wantLease, manifest.ServiceLeaseRules()); diff != "" {
+		t.Errorf("ServiceLeaseRules (-want +got):\n%s", diff)
+	}
+}
+
+func TestServicesRBAC(t *testing.T) {
+	for _, vip := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with a VIP", false: "services only"}[vip], func(t *testing.T) {
+			args := append([]string{"--interface", "eth0", "--lease-namespace", "vk", "--lease-name", "cp"}, services...)
+			if vip {
+				args = append(args, "--vip", "192.0.2.100")
+			}
+			cfg := loadArgs(t, args...)
+			objs := decode(t, generate(t, manifest.RBAC, cfg))
+			var kinds []string
+			for _, o := range objs {
+				kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
+			}
+			if diff := cmp.Diff([]string{"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}, kinds); diff != "" {
+				t.Fatalf("kinds (-want +got):\n%s", diff)
+			}
+			// The control-plane Role is the same with or without --services.
+			if diff := cmp.Diff(manifest.Rules("cp"), objs[1].(*rbacv1.Role).Rules); diff != "" {
+				t.Errorf("control-plane rules (-want +got):\n%s", diff)
+			}
+			subjects := objs[2].(*rbacv1.RoleBinding).Subjects
+			want := []rbacv1.Subject{
+				{Kind: "ServiceAccount", Name: "vipkeeper", Namespace: "vk"},
+				{Kind: "Group", APIGroup: rbacv1.GroupName, Name: manifest.NodeGroup},
+			}
+			if diff := cmp.Diff(want, subjects); diff != "" {
+				t.Errorf("subjects (-want +got):\n%s", diff)
+			}
+
+			cr := objs[3].(*rbacv1.ClusterRole)
+			if cr.Name != manifest.ServicesName || cr.Namespace != "" {
+				t.Errorf("ClusterRole %s/%s, want cluster-scoped %s", cr.Namespace, cr.Name, manifest.ServicesName)
+			}
+			if diff := cmp.Diff(manifest.ServicesRules(), cr.Rules); diff != "" {
+				t.Errorf("ClusterRole rules (-want +got):\n%s", diff)
+			}
+			crb := objs[4].(*rbacv1.ClusterRoleBinding)
+			wantRef := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: manifest.ServicesName}
+			if crb.Name != manifest.ServicesName || crb.Namespace != "" || crb.RoleRef != wantRef {
+				t.Errorf("ClusterRoleBinding %s/%s → %+v", crb.Namespace, crb.Name, crb.RoleRef)
+			}
+			if diff := cmp.Diff(want, crb.Subjects); diff != "" {
+				t.Errorf("ClusterRoleBinding subjects (-want +got):\n%s", diff)
+			}
+
+			role := objs[5].(*rbacv1.Role)
+			if role.Name != manifest.ServicesName || role.Namespace != "vk" {
+				t.Errorf("services Role %s/%s, want vk/%s", role.Namespace, role.Name, manifest.ServicesName)
+			}
+			if diff := cmp.Diff(manifest.ServiceLeaseRules(), role.Rules); diff != "" {
+				t.Errorf("services Role rules (-want +got):\n%s", diff)
+			}
+			rb := objs[6].(*rbacv1.RoleBinding)
+			wantRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: manifest.ServicesName}
+			if rb.Name != manifest.ServicesName || rb.Namespace != "vk" || rb.RoleRef != wantRef {
+				t.Errorf("services RoleBinding %s/%s → %+v", rb.Namespace, rb.Name, rb.RoleRef)
+			}
+			if diff := cmp.Diff(want, rb.Subjects); diff != "" {
+				t.Errorf("services RoleBinding subjects (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRBACWithoutServices: control-plane mode grants nothing cluster-wide.
+func TestRBACWithoutServices(t *testing.T) {
+	out := generate(t, manifest.RBAC, load(t))
+	for _, o := range decode(t, out) {
+		switch o.(type) {
+		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
+			t.Errorf("%T without --services", o)
+		}
+	}
+	if strings.Contains(string(out), manifest.ServicesName) {
+		t.Errorf("services RBAC without --services:\n%s", out)
+	}
+}
+
+func TestServicesDaemonSet(t *testing.T) {
+	out := generate(t, manifest.DaemonSet, load(t, services...))
+	ds := decode(t, out)[0].(*appsv1.DaemonSet)
+	want := []string{"run", "--vip=192.0.2.100", "--interface=eth0", "--services=true", "--services-pool=pool=default;addresses=203.0.113.0/24"}
+	if diff := cmp.Diff(want, ds.Spec.Template.Spec.Containers[0].Args); diff != "" {
+		t.Errorf("args (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(string(out), "manifest rbac") {
+		t.Errorf("the header does not say where the services RBAC comes from:\n%s", out)
+	}
+	// The args load back into the same settings.
+	again := loadArgs(t, ds.Spec.Template.Spec.Containers[0].Args[1:]...)
+	if !again.Services || len(again.ServicePools) != 1 || again.ServicePools[0].Name != "default" {
+		t.Errorf("args load as Services %v, pools %+v", again.Services, again.ServicePools)
+	}
+}
+
 func TestSystemd(t *testing.T) {
 	unit := string(generate(t, manifest.Systemd, load(t, "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--lease-duration", "8s", "--renew-deadline", "4500ms")))
 	for _, line := range []string{
@@ -233,7 +358,9 @@ func TestSystemd(t *testing.T) {
 // Config it was rendered from (the kubeconfig comes from the unit).
 func TestConfigFileRoundTrip(t *testing.T) {
 	cfg := load(t, "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--api-server", "https://192.0.2.11:6443",
-		"--health-http", "https://127.0.0.1:6443/readyz,status=200-299", "--health-insecure-skip-verify", "--lease-duration", "6s")
+		"--health-http", "https://127.0.0.1:6443/readyz,status=200-299", "--health-insecure-skip-verify", "--lease-duration", "6s",
+		"--services", "--services-pool", "pool=default;addresses=203.0.113.0/24", "--services-pool", "pool=v6;addresses=2001:db8:1::/120;namespaces=web",
+		"--services-qps", "20")
 	out := generate(t, manifest.Config, cfg)
 	again, err := config.Load(config.Sources{
 		Args:      []string{"--config", "/etc/vipkeeper/config.yaml", "--kubeconfig", "/etc/vipkeeper/kubeconfig"},

@@ -76,14 +76,21 @@ func daemonSet(cfg *config.Config, o Options) ([]byte, error) {
 			},
 		},
 	}
-	return render(header(o,
+	head := []string{
 		"vipkeeper as a DaemonSet (docs/deploy-daemonset.md). Apply rbac.yaml first: the pods use the",
-		"ServiceAccount "+cfg.LeaseNamespace+"/"+name+". The nodeSelector and toleration are examples that",
+		"ServiceAccount " + cfg.LeaseNamespace + "/" + name + ". The nodeSelector and toleration are examples that",
 		"place it on the control-plane nodes; change them to the nodes that may hold the VIP.",
 		"Not for a VIP in front of the API server itself: a DaemonSet needs the API server to start.",
-		"",
-		securityNote(cfg),
-	), ds)
+	}
+	if cfg.Services {
+		head = append(head,
+			"",
+			"Services mode (--services): LoadBalancer Services of class vipkeeper.io/lb get addresses from the",
+			"--services-pool pools, each announced from one of these nodes (docs/services.md). It needs the",
+			"services RBAC: generate rbac.yaml with `vipkeeper manifest rbac` and the same flags.",
+		)
+	}
+	return render(header(o, append(head, "", securityNote(cfg))...), ds)
 }
 
 // runsAsRoot says how the container gets its two capabilities.

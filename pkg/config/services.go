@@ -1,0 +1,102 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+)
+
+// applyServicePools parses --services-pool (ipam.ParsePool). A pool holds
+// commas and semicolons of its own, so several pools in one value (as an
+// environment variable has to write them) are told apart by their keys:
+// each pool= field after the first starts the next pool.
+func applyServicePools(c *Config, vals []string) error {
+	c.ServicePools = c.ServicePools[:0]
+	for _, s := range poolItems(vals) {
+		p, err := ipam.ParsePool(s)
+		if err != nil {
+			return err
+		}
+		c.ServicePools = append(c.ServicePools, p)
+	}
+	return nil
+}
+
+// poolItems splits values into one string per pool: a pool= field starts
+// a new pool once the current one has its pool= field. Blank values give
+// nothing.
+func poolItems(vals []string) []string {
+	var items []string
+	for _, v := range vals {
+		var cur []string
+		named := false
+		for field := range strings.SplitSeq(v, ";") {
+			if key, _, ok := strings.Cut(field, "="); ok && strings.TrimSpace(key) == "pool" {
+				if named {
+					items = append(items, strings.Join(cur, ";"))
+					cur = nil
+				}
+				named = true
+			}
+			cur = append(cur, field)
+		}
+		if s := strings.Join(cur, ";"); strings.TrimSpace(s) != "" {
+			items = append(items, s)
+		}
+	}
+	return items
+}
+
+// validateServices checks the services-mode settings together: the pools
+// as a set (ipam.New refuses overlaps, duplicate names and reserved
+// blocks), and that no pool holds a VIP: the allocator would hand the
+// control-plane VIP to a Service, and two owners would bind it.
+func (c *Config) validateServices() error {
+	if !c.Services {
+		if len(c.ServicePools) > 0 {
+			return bad("services-pool", "needs --services")
+		}
+		if c.ServicesDefaultClass {
+			return bad("services-default-class", "needs --services")
+		}
+	} else {
+		if len(c.ServicePools) == 0 {
+			return bad("services-pool", "--services needs at least one pool, e.g. pool=default;addresses=192.0.2.0/28")
+		}
+		if _, err := ipam.New(c.ServicePools); err != nil {
+			return bad("services-pool", "%w", err)
+		}
+		for _, p := range c.ServicePools {
+			for _, item := range p.Addresses {
+				r, err := ipam.ParseRange(item) // cannot fail: ipam.New parsed it
+				if err != nil {
+					return bad("services-pool", "pool %q: %w", p.Name, err)
+				}
+				for _, vip := range c.VIPs {
+					if inItem(r, vip) {
+						return bad("services-pool", "pool %q: %s holds the VIP %s (--vip); a VIP must not be a Service address", p.Name, item, vip)
+					}
+				}
+			}
+		}
+	}
+	// Checked whether or not --services is set: they have defaults, and a
+	// bad value is a mistake either way.
+	if !(c.ServicesQPS > 0) {
+		return bad("services-qps", "%v must be greater than 0", c.ServicesQPS)
+	}
+	if c.ServicesBurst <= 0 {
+		return bad("services-burst", "%d must be greater than 0", c.ServicesBurst)
+	}
+	return nil
+}
+
+// inItem reports whether a is in r as written: a CIDR's network and
+// broadcast addresses included, as the pools' overlap check counts them.
+func inItem(r ipam.Range, a netip.Addr) bool {
+	if r.Prefix.IsValid() {
+		return r.Prefix.Contains(a)
+	}
+	return r.Contains(a)
+}
