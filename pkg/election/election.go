@@ -61,6 +61,9 @@ type Config struct {
 	LeaseDuration  time.Duration
 	RenewDeadline  time.Duration
 	RetryPeriod    time.Duration
+	// Labels are set on the Lease when this node creates it (the services
+	// controller finds the node Leases by label).
+	Labels map[string]string
 	// Observer, if not nil, is told about every write of the Lease that
 	// names this node (an acquisition or a renewal attempt).
 	Observer Observer
@@ -252,7 +255,7 @@ func (e *Elector) campaign(ctx context.Context, le *leaderelection.LeaderElector
 func (e *Elector) electionConfig(term uint64) leaderelection.LeaderElectionConfig {
 	return leaderelection.LeaderElectionConfig{
 		Lock: &leaseLock{
-			meta:          metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.LeaseNamespace},
+			meta:          metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.LeaseNamespace, Labels: e.cfg.Labels},
 			client:        e.leases,
 			identity:      e.cfg.Identity,
 			leaseDuration: e.cfg.LeaseDuration,

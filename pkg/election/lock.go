@@ -155,7 +155,7 @@ func (l *leaseLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord
 func (l *leaseLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	start := l.now()
 	lease, err := l.client.Leases(l.meta.Namespace).Create(ctx, &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: l.meta.Name, Namespace: l.meta.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: l.meta.Name, Namespace: l.meta.Namespace, Labels: l.meta.Labels},
 		Spec:       resourcelock.LeaderElectionRecordToLeaseSpec(&ler),
 	}, metav1.CreateOptions{})
 	l.observe(start, err)

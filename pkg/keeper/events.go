@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
@@ -100,13 +101,14 @@ func (e healthEvent) apply(ctx context.Context, k *Keeper) {
 	k.healthy = e.healthy
 	if e.healthy {
 		k.log.Info("healthy; campaigning")
-		k.deps.Election.SetCandidate(true)
+		k.setCandidate(true)
+		k.applyServices(ctx) // the Service VIPs the controller asked for
 		return
 	}
 	k.log.Warn("unhealthy; stepping down", "reason", e.reason)
 	k.stopProbe()
-	k.unbind(ctx, ReasonUnhealthy, e.reason)
-	k.deps.Election.SetCandidate(false) // releases the lease if we hold it
+	k.unbind(ctx, ReasonUnhealthy, e.reason) // Service VIPs too: desired() is empty now
+	k.setCandidate(false)                    // releases the lease if we hold it
 }
 
 type apiEvent bool
@@ -138,7 +140,7 @@ func (e claimEvent) apply(ctx context.Context, k *Keeper) {
 		// Our lease is valid: the claimant is wrong (a misconfigured
 		// host, or a peer with a stale view). Win the caches back.
 		k.log.Warn("another host claims the VIP while we hold a valid lease; announcing", "vip", e.addr, "mac", e.mac.String(), "kind", e.kind)
-		k.deps.Announcer.Takeover(k.cfg.VIPs)
+		k.announce(k.cfg.VIPs)
 		return
 	}
 	k.unbind(ctx, ReasonClaimed, "claimed by "+e.mac.String())
@@ -147,10 +149,15 @@ func (e claimEvent) apply(ctx context.Context, k *Keeper) {
 type restoredEvent netip.Addr
 
 func (e restoredEvent) apply(_ context.Context, k *Keeper) {
-	if k.bound {
-		k.log.Info("VIP restored after external removal; announcing", "vip", netip.Addr(e))
-		k.observe(Transition{Change: Restored, VIPs: []netip.Addr{netip.Addr(e)}})
-		k.deps.Announcer.Takeover(k.cfg.VIPs)
+	addr := netip.Addr(e)
+	switch {
+	case k.bound && slices.Contains(k.cfg.VIPs, addr):
+		k.log.Info("VIP restored after external removal; announcing", "vip", addr)
+		k.observe(Transition{Change: Restored, VIPs: []netip.Addr{addr}})
+		k.announce(k.cfg.VIPs)
+	case slices.Contains(k.serviceVIPs(), addr):
+		k.log.Info("Service VIP restored after external removal; announcing", "vip", addr)
+		k.announce([]netip.Addr{addr})
 	}
 }
 

@@ -17,8 +17,10 @@ type binder interface {
 
 // announcer sends gratuitous ARP and unsolicited NA (pkg/announce).
 type announcer interface {
-	Takeover(addrs []netip.Addr)
-	Withdraw()
+	// Announce makes addrs the announced set; the addresses in fresh get
+	// a takeover burst, starting before it returns. Addresses left out
+	// are never sent again once it returns.
+	Announce(addrs, fresh []netip.Addr)
 }
 
 // candidacy lets the loop leave and rejoin the election (pkg/election).
@@ -110,6 +112,10 @@ type Keeper struct {
 	grace       *time.Timer // riding through: time to renew after the API is back
 	since       time.Time
 	ridingSince time.Time
+	// svc is the Service VIPs the services controller may bind now
+	// (SetServiceVIPs); bound only while the node is healthy.
+	svc       []netip.Addr
+	announced []netip.Addr // the set last handed to the announcer and guard
 }
 
 // New returns a Keeper; it starts nothing.
@@ -141,25 +147,35 @@ func (k *Keeper) Start(ctx context.Context) error {
 	defer k.deadline.Stop()
 	defer k.grace.Stop()
 
-	k.deps.Election.SetCandidate(k.healthy)
+	k.setCandidate(k.healthy)
 	electCtx, stopElection := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopElection()
-	electDone := make(chan error, 1)
-	go func() { electDone <- k.deps.Elect(electCtx) }()
+	// With no control-plane VIP (services only) there is no election to
+	// run, and electDone stays nil: never ready.
+	var electDone chan error
+	if len(k.cfg.VIPs) > 0 {
+		electDone = make(chan error, 1)
+		go func() { electDone <- k.deps.Elect(electCtx) }()
+	}
 	// Nothing of ours may be bound before we win: clear leftovers.
 	k.unbind(ctx, ReasonStartup, "")
 
 	for {
 		select {
 		case <-ctx.Done():
+			k.svc = nil
 			k.unbind(context.WithoutCancel(ctx), ReasonShutdown, "")
 			stopElection()
-			err := k.waitElection(electDone)
+			var err error
+			if electDone != nil {
+				err = k.waitElection(electDone)
+			}
 			k.setLeading(false) // released, or left to expire
 			return err
 		case err := <-electDone:
 			// The election only returns when its context ends; anything
 			// else is a broken configuration: stop serving.
+			k.svc = nil
 			k.unbind(context.WithoutCancel(ctx), ReasonElectionStopped, "")
 			k.setLeading(false)
 			return err

@@ -45,10 +45,15 @@ func (r *recorder) Set(_ context.Context, a []netip.Addr) ([]netip.Addr, error) 
 	}
 	return a, nil
 }
-func (r *recorder) Takeover([]netip.Addr) { r.add("announce") }
-func (r *recorder) Withdraw()             { r.add("withdraw") }
-func (r *recorder) SetCandidate(ok bool)  { r.add(fmt.Sprintf("candidate %v", ok)) }
-func (r *recorder) Watch([]netip.Addr)    {}
+func (r *recorder) Announce(_, fresh []netip.Addr) {
+	if len(fresh) > 0 {
+		r.add("announce")
+	} else {
+		r.add("withdraw")
+	}
+}
+func (r *recorder) SetCandidate(ok bool) { r.add(fmt.Sprintf("candidate %v", ok)) }
+func (r *recorder) Watch([]netip.Addr)   {}
 func (r *recorder) Probe(ctx context.Context, _ []netip.Addr, wait time.Duration) ([]net.HardwareAddr, error) {
 	r.add("probe")
 	select {

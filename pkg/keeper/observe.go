@@ -128,15 +128,20 @@ var ErrStopped = errors.New("keeper loop stopped")
 // when it has ended. A liveness check.
 func (k *Keeper) Ping(ctx context.Context) error {
 	reply := make(chan struct{})
+	return k.roundTrip(ctx, pingEvent(reply), reply)
+}
+
+// roundTrip sends ev to the loop and waits until it closes done.
+func (k *Keeper) roundTrip(ctx context.Context, ev event, done <-chan struct{}) error {
 	select {
-	case k.events <- pingEvent(reply):
+	case k.events <- ev:
 	case <-k.done:
 		return ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case <-reply:
+	case <-done:
 		return nil
 	case <-k.done:
 		return ErrStopped

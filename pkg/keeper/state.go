@@ -14,7 +14,7 @@ func (k *Keeper) takeOver(ctx context.Context) {
 			"rode_through", k.now().Sub(k.ridingSince).Round(time.Millisecond))
 		k.ridingSince = time.Time{}
 		k.armDeadline()
-		k.deps.Announcer.Takeover(k.cfg.VIPs)
+		k.announce(k.cfg.VIPs)
 		return
 	}
 	if !k.healthy {
@@ -67,17 +67,15 @@ func (k *Keeper) stopProbe() {
 
 func (k *Keeper) bind(ctx context.Context) {
 	start := k.now()
-	added, err := k.deps.Binder.Set(ctx, k.cfg.VIPs)
+	k.bound = true
+	added, err := k.deps.Binder.Set(ctx, k.desired())
 	if err != nil {
 		// The binder keeps the desired set and retries on its own
 		// schedule; announce now so clients move as soon as it lands.
 		k.log.Error("binding VIP failed; the binder will retry", "vip", k.cfg.VIPs, "err", err)
 	}
-	k.deps.Announcer.Takeover(k.cfg.VIPs)
-	if k.deps.Guard != nil {
-		k.deps.Guard.Watch(k.cfg.VIPs)
-	}
-	k.bound, k.since = true, start
+	k.announce(k.cfg.VIPs)
+	k.since = start
 	k.armDeadline()
 	took := k.now().Sub(start)
 	k.log.Info("became leader; VIP bound", "vip", k.cfg.VIPs, "added", added, "term", k.term,
@@ -94,13 +92,10 @@ func (k *Keeper) unbind(ctx context.Context, reason Reason, detail string) {
 	k.ridingSince = time.Time{}
 	k.deadline.Stop()
 	k.grace.Stop()
-	if was {
-		k.deps.Announcer.Withdraw()
+	if was || len(k.announced) > 0 {
+		k.announce(nil)
 	}
-	if k.deps.Guard != nil {
-		k.deps.Guard.Watch(nil)
-	}
-	if _, err := k.deps.Binder.Set(ctx, nil); err != nil {
+	if _, err := k.deps.Binder.Set(ctx, k.desired()); err != nil {
 		k.log.Error("unbinding VIP failed", "vip", k.cfg.VIPs, "reason", reason, "detail", detail, "err", err)
 	}
 	if was {

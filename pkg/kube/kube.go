@@ -103,6 +103,32 @@ func (c *Clients) build(base *rest.Config, timeout time.Duration, rl flowcontrol
 	return cs, nil
 }
 
+// ServicesClients are the services controller's clients, on connections
+// of their own and with a rate limiter of their own, so that a burst of
+// status and claim writes never delays a lease renewal.
+type ServicesClients struct {
+	// Writes serves status, claim and Event writes: a per-request timeout
+	// of half the renew deadline.
+	Writes kubernetes.Interface
+	// Informers serves the informers' lists and watches: no request
+	// timeout, since a watch is long.
+	Informers kubernetes.Interface
+}
+
+// AddServices builds the services controller's clients from base and adds
+// them to the ones CloseIdleConnections drops.
+func (c *Clients) AddServices(base *rest.Config, renewDeadline time.Duration, qps float32, burst int, userAgent string) (*ServicesClients, error) {
+	w, err := c.build(base, renewDeadline/2, flowcontrol.NewTokenBucketRateLimiter(qps, burst), userAgent+" services")
+	if err != nil {
+		return nil, fmt.Errorf("services client: %w", err)
+	}
+	i, err := c.build(base, 0, flowcontrol.NewTokenBucketRateLimiter(qps, burst), userAgent+" services-informers")
+	if err != nil {
+		return nil, fmt.Errorf("services informer client: %w", err)
+	}
+	return &ServicesClients{Writes: w, Informers: i}, nil
+}
+
 // CloseIdleConnections drops every idle connection of every client, so the
 // next requests dial afresh: called when the API server comes back after
 // an outage, when the old connections may be dead without knowing it.

@@ -61,3 +61,11 @@ func (a *Allocator) Usage() []PoolUsage {
 func (e *entry) allocation() Allocation {
 	return Allocation{Key: e.key, Addrs: slices.Clone(e.addrs), Pools: slices.Clone(e.pools)}
 }
+
+// InPool reports whether x is an address some pool may hand out. Every
+// node checks it before binding an address it read from a status, so
+// that an edited status cannot make it bind an address outside the pools.
+func (a *Allocator) InPool(x netip.Addr) bool {
+	p, _ := a.locate(x.Unmap())
+	return p != nil
+}
