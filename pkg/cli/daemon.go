@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
+	"github.com/vipkeeper/vipkeeper/pkg/services"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
 	"github.com/vipkeeper/vipkeeper/pkg/watchdog"
@@ -74,7 +76,14 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		RefreshInterval: cfg.AnnounceRefresh,
 	}, log)
 	grd := guard.New(guard.Config{Interface: cfg.Interface}, log)
-	prober, err := health.New(obs.healthConfig(cfg.Health), func(s health.Status) { obs.metrics.SetHealthy(s.Healthy); k.Health(s.Healthy, s.Reason) }, log)
+	var svc *services.Controller // built below, in services mode
+	prober, err := health.New(obs.healthConfig(cfg.Health), func(s health.Status) {
+		obs.metrics.SetHealthy(s.Healthy)
+		k.Health(s.Healthy, s.Reason)
+		if svc != nil {
+			svc.Health(s.Healthy)
+		}
+	}, log)
 	if err != nil {
 		var fe *health.FieldError
 		if errors.As(err, &fe) {
@@ -91,6 +100,14 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		RetryPeriod:    cfg.RetryPeriod,
 		Observer:       obs.metrics,
 	}, clients.Leases.CoordinationV1(), clients.Watch.CoordinationV1(), func(e election.Event) { k.Notify(e) }, log)
+	var svcComponents []func(context.Context) error
+	var nodeLease *election.Elector
+	if cfg.Services {
+		if svc, nodeLease, err = newServices(cfg, restCfg, clients, func() *keeper.Keeper { return k }, grd, log); err != nil {
+			return nil, err
+		}
+		svcComponents = append(svcComponents, svc.Start)
+	}
 	wdCfg := watchdogConfig(cfg)
 	probe := failingOver(kube.ReadyzProbe(clients.Probe), wdCfg.FailAfter, servers.Failover)
 	wd := watchdog.New(wdCfg, probe, func(up bool) {
@@ -100,6 +117,10 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 			clients.CloseIdleConnections()
 			el.Reconnect()
 			el.Kick()
+			if nodeLease != nil {
+				nodeLease.Reconnect()
+				nodeLease.Kick()
+			}
 		} else {
 			// Leave the API server in use, even one that still accepts
 			// connections: the next requests go to the next --api-server.
@@ -107,6 +128,9 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		}
 		obs.metrics.SetAPIReachable(up)
 		k.APIReachable(up)
+		if svc != nil {
+			svc.APIReachable(up)
+		}
 	}, log)
 	k = keeper.New(keeper.Config{
 		Identity:      cfg.NodeName,
@@ -137,9 +161,9 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
 	return &daemon{log: log, keeper: k, components: append([]func(context.Context) error{
 		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start,
-		func(ctx context.Context) error { return forwardClaims(ctx, grd.Claims(), k) },
+		func(ctx context.Context) error { return forwardClaims(ctx, grd.Claims(), k, cfg.VIPs, svc) },
 		sdnotify.New(k.Ping, log).Start, // READY=1 and WATCHDOG=1 under systemd
-	}, obs.components()...)}, nil
+	}, append(obs.components(), svcComponents...)...)}, nil
 }
 
 // logFindings logs, once at start-up, what `vipkeeper doctor` would report
@@ -177,13 +201,18 @@ func (a guardAdapter) Probe(ctx context.Context, addrs []netip.Addr, wait time.D
 	return holders, err
 }
 
-// forwardClaims hands claims seen on the wire to the keeper.
-func forwardClaims(ctx context.Context, claims <-chan guard.Claim, k *keeper.Keeper) error {
+// forwardClaims hands claims seen on the wire to the keeper, or for a
+// Service VIP to the services controller.
+func forwardClaims(ctx context.Context, claims <-chan guard.Claim, k *keeper.Keeper, vips []netip.Addr, svc *services.Controller) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case c := <-claims:
+			if svc != nil && !slices.Contains(vips, c.Addr) {
+				svc.Claimed(c.Addr)
+				continue
+			}
 			k.Claimed(c.Addr, c.MAC, string(c.Kind))
 		}
 	}

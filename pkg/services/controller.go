@@ -1,0 +1,233 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/vipkeeper/vipkeeper/pkg/election"
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+)
+
+// Names and labels the controller reads and writes.
+const (
+	// Class is the spec.loadBalancerClass of the Services we serve.
+	Class = "vipkeeper.io/lb"
+	// LabelRole marks our Leases: RoleNode or RoleClaim.
+	LabelRole = "vipkeeper.io/role"
+	RoleNode  = "node"
+	RoleClaim = "claim"
+	// AnnotationClaimKey names what a claim Lease is for: an address, or
+	// AllocatorKey.
+	AnnotationClaimKey = "vipkeeper.io/claim-key"
+	// AllocatorKey is the claim key of the allocator role: its holder
+	// allocates addresses and writes the Services' statuses.
+	AllocatorKey = "allocator"
+	// NodeLeasePrefix + node name is a node's Lease.
+	NodeLeasePrefix = "vipkeeper-node-"
+	// ClaimLeasePrefix + the address's bytes in hex is an address's claim.
+	ClaimLeasePrefix = "vipkeeper-claim-"
+	// AllocatorLease is the allocator role's claim.
+	AllocatorLease = "vipkeeper-services-allocator"
+
+	// Event reasons on Services.
+	ReasonAllocationFailed = "AllocationFailed"
+	ReasonIPAllocated      = "IPAllocated"
+)
+
+// Config is the services controller's part of the node's configuration.
+type Config struct {
+	Node      string // this node's name: its identity in every Lease
+	Namespace string // where the node and claim Leases live
+	// DefaultClass also serves LoadBalancer Services without a class.
+	DefaultClass bool
+	Pools        []ipam.PoolSpec
+	// LeaseDuration, RenewDeadline and SafetyMargin are the node Lease's
+	// timings, the same as the control-plane Lease's (docs/safety.md).
+	LeaseDuration, RenewDeadline, SafetyMargin time.Duration
+	// Hold keeps the node's Service VIPs while the API server is
+	// unreachable (--api-outage hold), until another node claims one on
+	// the wire.
+	Hold bool
+	// ProbeWait is one pre-bind probe round; ProbeBudget bounds all rounds
+	// of one address (then it is bound anyway). ProbeWait 0 disables.
+	ProbeWait, ProbeBudget time.Duration
+	// Healthy is the node's health before the first report.
+	Healthy bool
+	// Writers bounds concurrent API writes; 0 means 16.
+	Writers int
+}
+
+// binder takes the Service VIPs this node may bind (the keeper, which
+// owns the one binder); it returns once they are applied.
+type binder interface {
+	SetServiceVIPs(ctx context.Context, addrs []netip.Addr) error
+}
+
+// prober asks the wire whether another host still answers for addrs
+// (pkg/guard); it returns the addresses that were answered.
+type prober interface {
+	Probe(ctx context.Context, addrs []netip.Addr, wait time.Duration) ([]netip.Addr, error)
+}
+
+// nodeLease is this node's own Lease (pkg/election on vipkeeper-node-<node>),
+// held for as long as the node is a healthy candidate.
+type nodeLease interface {
+	Start(ctx context.Context) error
+	SetCandidate(bool)
+}
+
+// Deps are the controller's collaborators. Prober may be nil.
+type Deps struct {
+	// Client writes statuses, claims and Events; Informers lists and
+	// watches (no request timeout).
+	Client, Informers kubernetes.Interface
+	Binder            binder
+	Prober            prober
+	NodeLease         nodeLease
+	// Observer, if not nil, is told what the controller holds.
+	Observer Observer
+}
+
+// Observer is told the controller's figures after every pass (metrics).
+type Observer interface {
+	ServiceVIPs(bound, claimed, addresses int, allocator bool)
+}
+
+// Controller serves LoadBalancer Services of our class: the allocator
+// node writes their statuses, every node claims the addresses it should
+// announce and hands the ones it may bind to the binder. One loop (Start)
+// owns its state; informers, the node Lease, writes and probes reach it as
+// events.
+type Controller struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+
+	events chan event
+	wake   chan struct{} // a Service or EndpointSlice changed; capacity 1
+	done   chan struct{}
+
+	stopOnce sync.Once
+	pools    *ipam.Allocator // only to check addresses against the pools
+
+	// Set by Start before the loop runs.
+	services  cache.Indexer
+	slices    cache.Indexer
+	recorder  record.EventRecorder
+	writeSlot chan struct{}
+	writes    *sync.WaitGroup // writes and probes in flight
+
+	st state // owned by the loop
+}
+
+// New returns a Controller; it starts nothing.
+func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
+	if cfg.Node == "" || cfg.Namespace == "" {
+		return nil, errors.New("services: node name and namespace are required")
+	}
+	if len(cfg.Pools) == 0 {
+		return nil, errors.New("services: at least one address pool is required")
+	}
+	pools, err := ipam.New(cfg.Pools)
+	if err != nil {
+		return nil, fmt.Errorf("services: %w", err)
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 16
+	}
+	c := &Controller{
+		cfg:       cfg,
+		deps:      deps,
+		log:       log.With("component", "services"),
+		now:       time.Now,
+		events:    make(chan event, 1024),
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		writeSlot: make(chan struct{}, cfg.Writers),
+		pools:     pools,
+	}
+	c.st = newState(cfg.Healthy)
+	return c, nil
+}
+
+// NodeLeaseEvent hands the loop an event of this node's own Lease.
+func (c *Controller) NodeLeaseEvent(ev election.Event) { c.send(nodeLeaseEvent(ev)) }
+
+// Health reports the node's health.
+func (c *Controller) Health(healthy bool) { c.send(healthEvent(healthy)) }
+
+// APIReachable reports the watchdog's verdict.
+func (c *Controller) APIReachable(up bool) { c.send(apiEvent(up)) }
+
+// Claimed reports another host claiming addr on the wire.
+func (c *Controller) Claimed(addr netip.Addr) { c.send(wireClaimEvent(addr)) }
+
+// stop ends the loop's inbox: senders return at once from now on.
+func (c *Controller) stop() { c.stopOnce.Do(func() { close(c.done) }) }
+
+// poke tells the loop to look again, without blocking.
+func (c *Controller) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) send(ev event) {
+	select {
+	case c.events <- ev:
+	case <-c.done:
+	}
+}
+
+// ours reports whether svc is a Service this controller serves.
+func (c *Controller) ours(svc *corev1.Service) bool {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return false
+	}
+	if svc.Spec.LoadBalancerClass == nil {
+		return c.cfg.DefaultClass
+	}
+	return *svc.Spec.LoadBalancerClass == Class
+}
+
+// ClaimLeaseName is the name of the claim Lease of key.
+func ClaimLeaseName(key string) string {
+	if key == AllocatorKey {
+		return AllocatorLease
+	}
+	a, err := netip.ParseAddr(key)
+	if err != nil {
+		return ClaimLeasePrefix + "invalid"
+	}
+	return fmt.Sprintf("%s%x", ClaimLeasePrefix, a.AsSlice())
+}
+
+// isClaim reports whether l is one of our claim Leases, and its key.
+func isClaim(l *coordinationv1.Lease) (string, bool) {
+	if l.Labels[LabelRole] != RoleClaim {
+		return "", false
+	}
+	key := l.Annotations[AnnotationClaimKey]
+	return key, key != ""
+}
+
+// nodeOf reports whether l is a node Lease, and whose.
+func nodeOf(l *coordinationv1.Lease) (string, bool) {
+	if l.Labels[LabelRole] != RoleNode || len(l.Name) <= len(NodeLeasePrefix) || l.Name[:len(NodeLeasePrefix)] != NodeLeasePrefix {
+		return "", false
+	}
+	return l.Name[len(NodeLeasePrefix):], true
+}

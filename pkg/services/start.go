@@ -1,0 +1,148 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+)
+
+// syncTimeout bounds the wait for the informers' first lists; the daemon
+// fails (and is restarted) rather than acting on half a picture.
+const syncTimeout = 2 * time.Minute
+
+// indexService indexes EndpointSlices by the Service they belong to.
+const indexService = "service"
+
+// Start runs the informers, the node Lease and the loop until ctx ends.
+// Nothing is bound before the informers have synced. On return the node
+// Lease has been released (or left to expire) and no write is in flight.
+func (c *Controller) Start(ctx context.Context) error {
+
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	defer broadcaster.Shutdown()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.deps.Client.CoreV1().Events("")})
+	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
+
+	all := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(trim))
+	svcInf := all.Core().V1().Services().Informer()
+	epsInf := all.Discovery().V1().EndpointSlices().Informer()
+	if err := epsInf.AddIndexers(cache.Indexers{indexService: sliceService}); err != nil {
+		return fmt.Errorf("services: %w", err)
+	}
+	ours := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(trim),
+		informers.WithNamespace(c.cfg.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelRole }))
+	leaseInf := ours.Coordination().V1().Leases().Informer()
+
+	dirty := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { c.poke() },
+		UpdateFunc: func(any, any) { c.poke() },
+		DeleteFunc: func(any) { c.poke() },
+	}
+	leases := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { c.leaseChanged(o, false) },
+		UpdateFunc: func(_, o any) { c.leaseChanged(o, false) },
+		DeleteFunc: func(o any) { c.leaseChanged(o, true) },
+	}
+	for _, r := range []struct {
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
+	}{{svcInf, dirty}, {epsInf, dirty}, {leaseInf, leases}} {
+		if _, err := r.inf.AddEventHandler(r.h); err != nil {
+			return fmt.Errorf("services: %w", err)
+		}
+	}
+	c.services, c.slices = svcInf.GetIndexer(), epsInf.GetIndexer()
+
+	infCtx, stopInformers := context.WithCancel(context.WithoutCancel(ctx))
+	all.Start(infCtx.Done())
+	ours.Start(infCtx.Done())
+	defer func() {
+		c.stop() // first: the informers' handlers may be sending to the loop
+		stopInformers()
+		all.Shutdown()
+		ours.Shutdown()
+	}()
+
+	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
+	synced := cache.WaitForCacheSync(syncCtx.Done(), svcInf.HasSynced, epsInf.HasSynced, leaseInf.HasSynced)
+	cancel()
+	if !synced {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return errors.New("services: informers did not sync within " + syncTimeout.String())
+	}
+	c.log.Info("informers synced", "services", len(c.services.ListKeys()), "endpointslices", len(c.slices.ListKeys()))
+
+	// The node Lease campaigns only once we can act on it.
+	c.deps.NodeLease.SetCandidate(c.st.healthy)
+	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLease()
+	leaseDone := make(chan error, 1)
+	go func() { leaseDone <- c.deps.NodeLease.Start(leaseCtx) }()
+
+	var writes sync.WaitGroup
+	err := c.loop(ctx, &writes)
+	c.stop()
+	// Shutting down: the keeper has unbound every VIP before the
+	// components stop (pkg/cli), so the node Lease may go now; peers take
+	// our addresses over as soon as they see it released.
+	stopLease()
+	select {
+	case <-leaseDone:
+	case <-time.After(c.cfg.RenewDeadline + time.Second):
+		c.log.Warn("node Lease not released in time; it will expire instead")
+	}
+	writes.Wait()
+	return err
+}
+
+// leaseChanged runs on the informer's goroutine: it hands the loop a copy
+// of what matters.
+func (c *Controller) leaseChanged(o any, deleted bool) {
+	if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = d.Obj
+	}
+	l, ok := o.(*coordinationv1.Lease)
+	if !ok {
+		return
+	}
+	c.send(leaseEvent{lease: l, deleted: deleted})
+}
+
+// trim drops what the caches never need, to keep memory flat with
+// thousands of objects.
+func trim(o any) (any, error) {
+	if m, ok := o.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		if a := m.GetAnnotations(); a != nil {
+			delete(a, corev1.LastAppliedConfigAnnotation)
+		}
+	}
+	return o, nil
+}
+
+func sliceService(o any) ([]string, error) {
+	s, ok := o.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	name := s.Labels[discoveryv1.LabelServiceName]
+	if name == "" {
+		return nil, nil
+	}
+	return []string{s.Namespace + "/" + name}, nil
+}

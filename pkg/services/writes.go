@@ -1,0 +1,257 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/services/owner"
+)
+
+// writeClaim carries out a Take, Handoff or Delete in the background. Every
+// write is a compare-and-swap: an update or delete on the resourceVersion
+// we saw, or a create that fails if the claim exists.
+func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
+	st := &c.st
+	st.inflight[d.Key] = true
+	var cur *coordinationv1.Lease
+	if cl := st.claims[d.Key]; cl != nil {
+		cur = cl.lease.DeepCopy()
+	}
+	self := c.cfg.Node
+	term := st.term
+	c.log.Info("writing claim", "key", d.Key, "action", actionName(d.Action), "from", holderOf(cur), "to", d.To)
+	c.writes.Add(1)
+	go func() {
+		defer c.writes.Done()
+		select {
+		case c.writeSlot <- struct{}{}:
+		case <-ctx.Done():
+			c.send(claimWritten{key: d.Key, err: ctx.Err()})
+			return
+		}
+		defer func() { <-c.writeSlot }()
+		leases := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace)
+		res := claimWritten{key: d.Key, term: term, self: d.Action == owner.Take}
+		now := metav1.NowMicro()
+		switch {
+		case d.Action == owner.Delete:
+			pre := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &cur.ResourceVersion}}
+			res.err = leases.Delete(ctx, cur.Name, pre)
+			res.deleted = res.err == nil
+		case cur == nil: // a Take of a new key
+			res.lease, res.err = leases.Create(ctx, &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{
+					Name: ClaimLeaseName(d.Key), Namespace: c.cfg.Namespace,
+					Labels:      map[string]string{LabelRole: RoleClaim},
+					Annotations: map[string]string{AnnotationClaimKey: d.Key},
+				},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(self), AcquireTime: &now, RenewTime: &now},
+			}, metav1.CreateOptions{})
+		default:
+			to := self
+			if d.Action == owner.Handoff {
+				to = d.To
+			}
+			cur.Spec.HolderIdentity = nil
+			if to != "" {
+				cur.Spec.HolderIdentity = ptr.To(to)
+			}
+			cur.Spec.AcquireTime, cur.Spec.RenewTime = &now, &now
+			cur.Spec.LeaseTransitions = ptr.To(ptr.Deref(cur.Spec.LeaseTransitions, 0) + 1)
+			res.lease, res.err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+		}
+		if res.err != nil {
+			c.log.Info("claim write failed; deciding again", "key", d.Key, "action", actionName(d.Action), "err", res.err)
+			res.lease = nil
+		}
+		c.send(res)
+	}()
+}
+
+func holderOf(l *coordinationv1.Lease) string {
+	if l == nil || l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+func actionName(a owner.Action) string {
+	switch a {
+	case owner.Bind:
+		return "bind"
+	case owner.Take:
+		return "take"
+	case owner.Handoff:
+		return "handoff"
+	case owner.Delete:
+		return "delete"
+	}
+	return "none"
+}
+
+// allocate runs the allocator role: it gives every Service of ours its
+// addresses and writes the statuses that differ. Taking the role rebuilds
+// the allocator from the statuses, oldest Service first, so that a
+// contested address stays with the Service that had it first.
+func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
+	st := &c.st
+	if st.alloc == nil {
+		st.alloc, _ = ipam.New(c.cfg.Pools) // validated by New
+		st.allocated, st.allocSeen = map[string][]netip.Addr{}, map[string]string{}
+		restored := 0
+		for _, s := range svcs {
+			addrs := ingressAddrs(s)
+			if len(addrs) == 0 {
+				continue
+			}
+			req, err := ipam.RequestForService(s)
+			if err == nil {
+				_, err = st.alloc.Restore(req, addrs)
+			}
+			if err != nil {
+				c.log.Info("status addresses not restored; allocating again", "service", key(s), "addrs", addrs, "err", err)
+				continue
+			}
+			restored++
+		}
+		c.log.Info("allocator role taken", "services", len(svcs), "restored", restored)
+	}
+	present := make(map[string]bool, len(svcs))
+	for _, s := range svcs {
+		k := key(s)
+		present[k] = true
+		if s.ResourceVersion != "" && st.allocSeen[k] == s.ResourceVersion {
+			continue // handled this version already
+		}
+		req, err := ipam.RequestForService(s)
+		var al ipam.Allocation
+		if err == nil {
+			al, err = st.alloc.Allocate(req)
+		}
+		if err != nil {
+			c.warn(s, err)
+			st.allocSeen[k] = s.ResourceVersion
+			continue
+		}
+		delete(st.warned, k)
+		st.allocated[k] = al.Addrs
+		if c.syncStatus(ctx, s, al.Addrs) {
+			st.allocSeen[k] = s.ResourceVersion
+		}
+	}
+	for k, addrs := range st.allocated {
+		if present[k] {
+			continue
+		}
+		st.alloc.Release(k)
+		delete(st.allocated, k)
+		delete(st.allocSeen, k)
+		delete(st.warned, k)
+		// Still there but no longer ours (its type changed): take our
+		// addresses out of its status.
+		if o, ok, _ := c.services.GetByKey(k); ok {
+			if s, ok := o.(*corev1.Service); ok {
+				c.clearStatus(ctx, s, addrs)
+			}
+		}
+	}
+}
+
+func key(s *corev1.Service) string { return s.Namespace + "/" + s.Name }
+
+// warn records why a Service's request cannot be met, once per reason.
+func (c *Controller) warn(s *corev1.Service, err error) {
+	k := key(s)
+	if c.st.warned[k] == err.Error() {
+		return
+	}
+	c.st.warned[k] = err.Error()
+	c.log.Warn("cannot allocate for Service; leaving it as it is", "service", k, "reason", err)
+	c.recorder.Event(s, corev1.EventTypeWarning, ReasonAllocationFailed, err.Error())
+}
+
+// syncStatus writes addrs as the Service's ingress if it differs. It
+// reports whether the status is settled (equal, or a write is under way).
+func (c *Controller) syncStatus(ctx context.Context, s *corev1.Service, addrs []netip.Addr) bool {
+	want := make([]corev1.LoadBalancerIngress, len(addrs))
+	for i, a := range addrs {
+		want[i] = corev1.LoadBalancerIngress{IP: a.String(), IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)}
+	}
+	if sameIngress(s.Status.LoadBalancer.Ingress, want) {
+		return true
+	}
+	return c.writeStatus(ctx, s, want, fmt.Sprintf("assigned %s", joinAddrs(addrs)))
+}
+
+// clearStatus removes addrs from the ingress of a Service that is no
+// longer ours.
+func (c *Controller) clearStatus(ctx context.Context, s *corev1.Service, addrs []netip.Addr) {
+	keep := slices.DeleteFunc(slices.Clone(s.Status.LoadBalancer.Ingress), func(in corev1.LoadBalancerIngress) bool {
+		a, err := netip.ParseAddr(in.IP)
+		return err == nil && containsAddr(addrs, a.Unmap())
+	})
+	if len(keep) != len(s.Status.LoadBalancer.Ingress) {
+		c.writeStatus(ctx, s, keep, "")
+	}
+}
+
+// writeStatus sends one status update on the version we saw; a conflict
+// means a newer version, which the next pass handles.
+func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress []corev1.LoadBalancerIngress, note string) bool {
+	st := &c.st
+	k := key(s)
+	if st.statusBusy[k] || rvOf(s.ResourceVersion) < st.statusWrote[k] || c.now().Sub(st.statusFailed[k]) < retryAfter {
+		return st.statusBusy[k]
+	}
+	st.statusBusy[k] = true
+	upd := s.DeepCopy()
+	upd.Status.LoadBalancer.Ingress = ingress
+	c.writes.Add(1)
+	go func() {
+		defer c.writes.Done()
+		select {
+		case c.writeSlot <- struct{}{}:
+		case <-ctx.Done():
+			c.send(statusWritten{key: k, err: ctx.Err()})
+			return
+		}
+		defer func() { <-c.writeSlot }()
+		res := statusWritten{key: k}
+		got, err := c.deps.Client.CoreV1().Services(s.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+		if err != nil {
+			c.log.Info("status write failed; deciding again", "service", k, "err", err)
+			res.err = err
+		} else {
+			res.rv = rvOf(got.ResourceVersion)
+			if note != "" {
+				c.recorder.Event(got, corev1.EventTypeNormal, ReasonIPAllocated, note)
+			}
+		}
+		c.send(res)
+	}()
+	return true
+}
+
+func sameIngress(a, b []corev1.LoadBalancerIngress) bool {
+	return slices.EqualFunc(a, b, func(x, y corev1.LoadBalancerIngress) bool {
+		return x.IP == y.IP && x.Hostname == "" && len(x.Ports) == 0 &&
+			ptr.Deref(x.IPMode, "") == ptr.Deref(y.IPMode, "")
+	})
+}
+
+func joinAddrs(addrs []netip.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}
