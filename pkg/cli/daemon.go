@@ -103,7 +103,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	var svcComponents []func(context.Context) error
 	var nodeLease *election.Elector
 	if cfg.Services {
-		if svc, nodeLease, err = newServices(cfg, restCfg, clients, func() *keeper.Keeper { return k }, grd, log); err != nil {
+		if svc, nodeLease, err = newServices(cfg, restCfg, clients, func() *keeper.Keeper { return k }, grd, obs.metrics, log); err != nil {
 			return nil, err
 		}
 		svcComponents = append(svcComponents, svc.Start)

@@ -22,7 +22,7 @@ import (
 // node's own Lease. k is called only once the daemon runs (the keeper
 // is built after the components that report to it).
 func newServices(cfg *config.Config, restCfg *rest.Config, clients *kube.Clients, k func() *keeper.Keeper,
-	grd *guard.Guard, log *slog.Logger) (*services.Controller, *election.Elector, error) {
+	grd *guard.Guard, obs services.Observer, log *slog.Logger) (*services.Controller, *election.Elector, error) {
 	v := version.Get()
 	sc, err := clients.AddServices(restCfg, cfg.RenewDeadline, cfg.ServicesQPS, cfg.ServicesBurst,
 		fmt.Sprintf("vipkeeper/%s (%s)", v.Version, cfg.NodeName))
@@ -58,6 +58,7 @@ func newServices(cfg *config.Config, restCfg *rest.Config, clients *kube.Clients
 		Binder:    lateBinder(k),
 		Prober:    serviceProber{grd},
 		NodeLease: nodeLease,
+		Observer:  obs,
 	}, log)
 	if err != nil {
 		return nil, nil, &config.Error{Source: "--services-pool", Err: err}

@@ -63,6 +63,8 @@ type Metrics struct {
 	apiReachable      prometheus.Gauge
 	apiRecoveries     prometheus.Counter
 	doctorFindings    *prometheus.GaugeVec
+	serviceVIPs       *prometheus.GaugeVec
+	allocator         prometheus.Gauge
 
 	mu    sync.Mutex // guards apiUp
 	apiUp bool
@@ -114,13 +116,17 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 		Help: "Times the API server became reachable again after an outage."})
 	m.doctorFindings = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "doctor", Name: "findings",
 		Help: "Findings of the last doctor check of the node's kernel settings, by severity."}, []string{"severity"})
+	m.serviceVIPs = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "services", Name: "addresses",
+		Help: "LoadBalancer Service addresses: allocated in the cluster (all nodes agree), claimed by this node, bound on this node."}, []string{"state"})
+	m.allocator = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "services", Name: "allocator",
+		Help: "1 while this node holds the allocator role (allocates addresses and writes Service statuses)."})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help: "Always 1; the labels say which build runs."}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(cfg.Build.Version, cfg.Build.Commit, cfg.Build.GoVersion).Set(1)
 
 	for _, c := range []prometheus.Collector{leader, m.leaderTransitions, m.leaderSince, m.renewDuration, m.renewFailures,
 		m.vipBound, m.vipBind, m.vipUnbind, m.vipRestored, m.probeSuccess, m.probeDuration, m.healthy,
-		m.apiReachable, m.apiRecoveries, m.doctorFindings, build} {
+		m.apiReachable, m.apiRecoveries, m.doctorFindings, m.serviceVIPs, m.allocator, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

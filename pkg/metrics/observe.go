@@ -140,3 +140,11 @@ func (c *announceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(errs))
 }
+
+// ServiceVIPs exports the services controller's figures after each pass.
+func (m *Metrics) ServiceVIPs(bound, claimed, addresses int, allocator bool) {
+	m.serviceVIPs.WithLabelValues("bound").Set(float64(bound))
+	m.serviceVIPs.WithLabelValues("claimed").Set(float64(claimed))
+	m.serviceVIPs.WithLabelValues("allocated").Set(float64(addresses))
+	m.allocator.Set(boolf(allocator))
+}
