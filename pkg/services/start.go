@@ -2,7 +2,6 @@ package services
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -18,9 +17,9 @@ import (
 	"k8s.io/client-go/tools/record"
 )
 
-// syncTimeout bounds the wait for the informers' first lists; the daemon
-// fails (and is restarted) rather than acting on half a picture.
-const syncTimeout = 2 * time.Minute
+// syncWarnEvery paces the warnings while the informers' first lists wait
+// for the API server.
+const syncWarnEvery = 30 * time.Second
 
 // indexService indexes EndpointSlices by the Service they belong to.
 const indexService = "service"
@@ -76,14 +75,19 @@ func (c *Controller) Start(ctx context.Context) error {
 		ours.Shutdown()
 	}()
 
-	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
-	synced := cache.WaitForCacheSync(syncCtx.Done(), svcInf.HasSynced, epsInf.HasSynced, leaseInf.HasSynced)
-	cancel()
-	if !synced {
+	// Wait for the first lists however long the API server is away:
+	// acting on half a picture could take addresses that are in use, and
+	// exiting would need an operator or a restart to come back.
+	for synced := false; !synced; {
+		waitCtx, cancel := context.WithTimeout(ctx, syncWarnEvery)
+		synced = cache.WaitForCacheSync(waitCtx.Done(), svcInf.HasSynced, epsInf.HasSynced, leaseInf.HasSynced)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
-		return errors.New("services: informers did not sync within " + syncTimeout.String())
+		if !synced {
+			c.log.Warn("still waiting for the first list of Services, EndpointSlices and Leases", "waited_at_least", syncWarnEvery)
+		}
 	}
 	c.log.Info("informers synced", "services", len(c.services.ListKeys()), "endpointslices", len(c.slices.ListKeys()))
 
