@@ -121,6 +121,9 @@ type Controller struct {
 
 	stopOnce sync.Once
 	pools    *ipam.Allocator // only to check addresses against the pools
+	// transform runs on every object the informers store (trim); tests
+	// whose fake API shares objects between watchers copy first.
+	transform func(any) (any, error)
 
 	// Set by Start before the loop runs.
 	services  cache.Indexer
@@ -157,6 +160,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 		done:      make(chan struct{}),
 		writeSlot: make(chan struct{}, cfg.Writers),
 		pools:     pools,
+		transform: trim,
 	}
 	c.st = newState(cfg.Healthy)
 	return c, nil

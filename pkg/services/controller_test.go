@@ -14,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
@@ -130,6 +131,14 @@ func startNode(t *testing.T, client kubernetes.Interface, name string, defaultCl
 		t.Fatal(err)
 	}
 	lease.notify = ctrl.NodeLeaseEvent
+	// The fake clientset hands one object to every watcher; a real watch
+	// decodes its own.
+	ctrl.transform = func(o any) (any, error) {
+		if obj, ok := o.(runtime.Object); ok {
+			o = obj.DeepCopyObject()
+		}
+		return trim(o)
+	}
 	n.ctrl = ctrl
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel

@@ -34,13 +34,13 @@ func (c *Controller) Start(ctx context.Context) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.deps.Client.CoreV1().Events("")})
 	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
 
-	all := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(trim))
+	all := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(c.transform))
 	svcInf := all.Core().V1().Services().Informer()
 	epsInf := all.Discovery().V1().EndpointSlices().Informer()
 	if err := epsInf.AddIndexers(cache.Indexers{indexService: sliceService}); err != nil {
 		return fmt.Errorf("services: %w", err)
 	}
-	ours := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(trim),
+	ours := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(c.transform),
 		informers.WithNamespace(c.cfg.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelRole }))
 	leaseInf := ours.Coordination().V1().Leases().Informer()
@@ -127,14 +127,12 @@ func (c *Controller) leaseChanged(o any, deleted bool) {
 	c.send(leaseEvent{lease: l, deleted: deleted})
 }
 
-// trim drops what the caches never need, to keep memory flat with
-// thousands of objects.
+// trim drops managed fields, which the caches never need, to keep memory
+// flat with thousands of objects. Annotations stay: a status update sends
+// the cached object back.
 func trim(o any) (any, error) {
-	if m, ok := o.(metav1.Object); ok {
+	if m, ok := o.(metav1.Object); ok && len(m.GetManagedFields()) > 0 {
 		m.SetManagedFields(nil)
-		if a := m.GetAnnotations(); a != nil {
-			delete(a, corev1.LastAppliedConfigAnnotation)
-		}
 	}
 	return o, nil
 }
