@@ -36,6 +36,7 @@ type daemon struct {
 	log        *slog.Logger
 	keeper     *keeper.Keeper
 	components []func(context.Context) error // run beside the keeper, stopped after it
+	draining   []func()                      // told when shutdown begins, before the keeper unbinds
 }
 
 func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
@@ -159,7 +160,11 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
 		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
-	return &daemon{log: log, keeper: k, components: append([]func(context.Context) error{
+	var draining []func()
+	if svc != nil {
+		draining = append(draining, svc.Drain)
+	}
+	return &daemon{log: log, keeper: k, draining: draining, components: append([]func(context.Context) error{
 		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start,
 		func(ctx context.Context) error { return forwardClaims(ctx, grd.Claims(), k, cfg.VIPs, svc) },
 		sdnotify.New(k.Ping, log).Start, // READY=1 and WATCHDOG=1 under systemd
@@ -256,6 +261,15 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 		}()
 	}
+	go func() {
+		select {
+		case <-keeperCtx.Done():
+			for _, drain := range d.draining {
+				drain()
+			}
+		case <-compCtx.Done():
+		}
+	}()
 	err := d.keeper.Start(keeperCtx)
 	stopComponents()
 	wg.Wait()

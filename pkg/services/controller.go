@@ -175,6 +175,11 @@ func (c *Controller) Health(healthy bool) { c.send(healthEvent(healthy)) }
 // APIReachable reports the watchdog's verdict.
 func (c *Controller) APIReachable(up bool) { c.send(apiEvent(up)) }
 
+// Drain tells the controller that the node is shutting down: from now on
+// it takes no claims and runs no allocator, so peers need not wait for
+// what it would have taken. Its node Lease is released when Start returns.
+func (c *Controller) Drain() { c.send(drainEvent{}) }
+
 // Claimed reports another host claiming addr on the wire.
 func (c *Controller) Claimed(addr netip.Addr) { c.send(wireClaimEvent(addr)) }
 

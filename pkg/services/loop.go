@@ -175,14 +175,20 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	}
 
 	if !slices.Equal(bind, st.bound) {
+		start := c.now()
 		if err := c.deps.Binder.SetServiceVIPs(ctx, bind); err != nil {
-			// Not known to be unbound: hand nothing over this time.
-			c.log.Warn("applying Service VIPs failed", "err", err)
-			gives = nil
+			// Not known to be unbound: hand nothing over this time. The
+			// binder fails only when the node is shutting down: take
+			// nothing more either, or peers would wait for our release.
+			c.log.Warn("applying Service VIPs failed; taking and handing over nothing", "err", err)
+			gives, takes, st.binderDown = nil, nil, true
 		} else {
-			c.logBound(st.bound, bind)
+			c.logBound(st.bound, bind, c.now().Sub(start))
 			st.bound = bind
 		}
+	}
+	if st.binderDown {
+		takes = nil
 	}
 	// Handoffs and deletes only now: what we give away is unbound.
 	for _, d := range gives {
@@ -193,7 +199,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	}
 	c.startProbe(ctx, probe)
 
-	if allocator && strict && st.apiUp {
+	if allocator && strict && st.apiUp && !st.binderDown {
 		c.allocate(ctx, svcs)
 	} else if st.alloc != nil {
 		c.log.Info("allocator role left")
@@ -205,7 +211,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	return max(next, time.Millisecond)
 }
 
-func (c *Controller) logBound(before, after []netip.Addr) {
+func (c *Controller) logBound(before, after []netip.Addr, took time.Duration) {
 	var added, removed []netip.Addr
 	for _, a := range after {
 		if !containsAddr(before, a) {
@@ -218,9 +224,9 @@ func (c *Controller) logBound(before, after []netip.Addr) {
 		}
 	}
 	if len(added)+len(removed) <= 8 {
-		c.log.Info("Service VIPs changed", "bound", len(after), "added", added, "removed", removed)
+		c.log.Info("Service VIPs changed", "bound", len(after), "added", added, "removed", removed, "took_ms", took.Milliseconds())
 	} else {
-		c.log.Info("Service VIPs changed", "bound", len(after), "added", len(added), "removed", len(removed))
+		c.log.Info("Service VIPs changed", "bound", len(after), "added", len(added), "removed", len(removed), "took_ms", took.Milliseconds())
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -34,16 +35,31 @@ func (c *Controller) Start(ctx context.Context) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.deps.Client.CoreV1().Events("")})
 	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
 
-	all := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(c.transform))
-	svcInf := all.Core().V1().Services().Informer()
-	epsInf := all.Discovery().V1().EndpointSlices().Informer()
+	// Informers built from the typed clients alone: client-go's informer
+	// factory would link every API group's informers into the binary.
+	core, disc := c.deps.Informers.CoreV1(), c.deps.Informers.DiscoveryV1()
+	leaseAPI := c.deps.Informers.CoordinationV1().Leases(c.cfg.Namespace)
+	svcInf := c.informer(&corev1.Service{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return core.Services("").List(ctx, o)
+	}, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		return core.Services("").Watch(ctx, o)
+	})
+	epsInf := c.informer(&discoveryv1.EndpointSlice{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return disc.EndpointSlices("").List(ctx, o)
+	}, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		return disc.EndpointSlices("").Watch(ctx, o)
+	})
 	if err := epsInf.AddIndexers(cache.Indexers{indexService: sliceService}); err != nil {
 		return fmt.Errorf("services: %w", err)
 	}
-	ours := informers.NewSharedInformerFactoryWithOptions(c.deps.Informers, 0, informers.WithTransform(c.transform),
-		informers.WithNamespace(c.cfg.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelRole }))
-	leaseInf := ours.Coordination().V1().Leases().Informer()
+	ours := func(o *metav1.ListOptions) { o.LabelSelector = LabelRole }
+	leaseInf := c.informer(&coordinationv1.Lease{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		ours(&o)
+		return leaseAPI.List(ctx, o)
+	}, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		ours(&o)
+		return leaseAPI.Watch(ctx, o)
+	})
 
 	dirty := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { c.poke() },
@@ -66,13 +82,14 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.services, c.slices = svcInf.GetIndexer(), epsInf.GetIndexer()
 
 	infCtx, stopInformers := context.WithCancel(context.WithoutCancel(ctx))
-	all.Start(infCtx.Done())
-	ours.Start(infCtx.Done())
+	var informersDone sync.WaitGroup
+	for _, inf := range []cache.SharedIndexInformer{svcInf, epsInf, leaseInf} {
+		informersDone.Go(func() { inf.RunWithContext(infCtx) })
+	}
 	defer func() {
 		c.stop() // first: the informers' handlers may be sending to the loop
 		stopInformers()
-		all.Shutdown()
-		ours.Shutdown()
+		informersDone.Wait()
 	}()
 
 	// Wait for the first lists however long the API server is away:
@@ -112,6 +129,17 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 	writes.Wait()
 	return err
+}
+
+// informer builds one shared informer with no resync, its objects trimmed.
+func (c *Controller) informer(obj runtime.Object, list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
+	// The client says whether it serves streaming lists (the fake one in
+	// tests does not), as client-go's own informers ask it.
+	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}, c.deps.Informers)
+	inf := cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	_ = inf.SetTransform(c.transform) // fails only once started
+	return inf
 }
 
 // leaseChanged runs on the informer's goroutine: it hands the loop a copy

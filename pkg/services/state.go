@@ -27,13 +27,14 @@ type state struct {
 	nodes  map[string]*nodeSeen  // other nodes' Leases, by node name
 	claims map[string]*claimSeen // claim Leases by key
 
-	bound    []netip.Addr             // what the binder was last given
-	probed   map[netip.Addr]bool      // passed the pre-bind probe under the current claim
-	probeAt  map[netip.Addr]time.Time // first probe under the current claim
-	probing  bool
-	yielded  map[netip.Addr]bool // claimed on the wire by another host while we rode through
-	inflight map[string]bool     // claim writes under way, by key
-	failedAt map[string]time.Time
+	bound      []netip.Addr             // what the binder was last given
+	binderDown bool                     // the binder refused the last set: we are shutting down
+	probed     map[netip.Addr]bool      // passed the pre-bind probe under the current claim
+	probeAt    map[netip.Addr]time.Time // first probe under the current claim
+	probing    bool
+	yielded    map[netip.Addr]bool // claimed on the wire by another host while we rode through
+	inflight   map[string]bool     // claim writes under way, by key
+	failedAt   map[string]time.Time
 	// confirmed: the node Lease term in which our own write named us in
 	// the claim of a key. We bind only claims confirmed in the current
 	// term: a claim that names us from before (we released or lost our
@@ -164,6 +165,10 @@ func (e apiEvent) apply(c *Controller) {
 	}
 	st.apiUp = bool(e)
 }
+
+type drainEvent struct{}
+
+func (drainEvent) apply(c *Controller) { c.st.binderDown = true }
 
 type wireClaimEvent netip.Addr
 
