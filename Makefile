@@ -36,6 +36,10 @@ e2e: build ## the end-to-end suite on a real kube-apiserver in network namespace
 bench: ## failover benchmark, 5 runs per scenario (VIPKEEPER_BENCH_RUNS=N); writes e2e/.artifacts/bench.{json,md} (root)
 	cd e2e && VIPKEEPER_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run '^TestBench$$' .
 
+.PHONY: bench-scale
+bench-scale: ## services at scale: 1,000 LoadBalancer Services (VIPKEEPER_SCALE_SERVICES=N); writes e2e/.artifacts/scale.{json,md} (root)
+	cd e2e && VIPKEEPER_SCALE=1 $(GO) test -count=1 -v -timeout 60m -run '^TestScale$$' .
+
 demo: ## three-node lab, live view: SIGTERM the leader, crash the next one (root)
 	./scripts/demo.sh
 

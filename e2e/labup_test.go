@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestLabUp(t *testing.T) {
 		t.Logf("VIP %s: held and served by %s", vip, owner)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	holder, err := l.LeaseHolder(ctx)
 	if err != nil {
@@ -47,5 +48,29 @@ func TestLabUp(t *testing.T) {
 	}
 	if _, err := c.CoordinationV1().Leases("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("node identity listing leases in default: got %v, want Forbidden", err)
+	}
+
+	// The service range is dual-stack: an IPv6 single-stack Service gets
+	// a ClusterIP (the scale test's Services are such).
+	svc := l.CreateService(lab.ServiceSpec{Name: "labup-v6", Class: "example.com/none", IPv6: true})
+	if len(svc.Spec.ClusterIPs) != 1 || !strings.HasPrefix(svc.Spec.ClusterIPs[0], "2001:db8:ffff::") {
+		t.Errorf("IPv6 Service got ClusterIPs %v; want one in 2001:db8:ffff::/112", svc.Spec.ClusterIPs)
+	}
+
+	// The API-load instrument sees the daemons' requests (the leader's
+	// renewals at least) and no more requests than the API server served.
+	before, err := l.APIRequests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // three retry periods: three renewals
+	after, err := l.APIRequests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := after.Since(before)
+	t.Logf("API requests over %v: %s", load.Window.Round(time.Millisecond), load)
+	if load.NodesPerSecond <= 0 || load.PerSecond["PUT leases"] <= 0 {
+		t.Errorf("the API-load instrument saw no renewal in %v: daemons %.2f/s, %v", load.Window, load.NodesPerSecond, load.PerSecond)
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +50,9 @@ const (
 //   - with the lab's own grants revoked and rbac.yaml applied, a node
 //     identity (group vipkeeper-nodes) can do what the daemon does and is
 //     forbidden the rest; the ServiceAccount gets the same verdicts;
+//   - `vipkeeper manifest rbac --services` generates lab.ServicesRules and
+//     lab.ServiceLeaseRules (the services scenarios run with those), and
+//     applied it allows what services mode does and nothing more;
 //   - a daemon with exactly that RBAC wins the lease and holds the VIP,
 //     reaching the API server through --api-server after the first one
 //     refuses.
@@ -108,6 +113,10 @@ func TestManifests(t *testing.T) {
 	})
 	t.Run("ServiceAccount", func(t *testing.T) {
 		checkServiceAccount(ctx, t, admin)
+	})
+
+	t.Run("Services", func(t *testing.T) {
+		checkServicesRBAC(ctx, t, admin)
 	})
 
 	t.Run("Daemon", func(t *testing.T) {
@@ -176,13 +185,9 @@ func revokeLabGrants(ctx context.Context, t *testing.T, admin kubernetes.Interfa
 
 var strict = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
 
-// readManifest decodes every document of a file in manifests/, strictly.
-func readManifest(t *testing.T, file string) []runtime.Object {
+// decodeAll decodes every document of a YAML stream, strictly.
+func decodeAll(t *testing.T, what string, data []byte) []runtime.Object {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(manifestsDir, file))
-	if err != nil {
-		t.Fatalf("%v (run `make manifests`)", err)
-	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var objs []runtime.Object
 	for {
@@ -191,14 +196,27 @@ func readManifest(t *testing.T, file string) []runtime.Object {
 			return objs
 		}
 		if err != nil {
-			t.Fatalf("%s: %v", file, err)
+			t.Fatalf("%s: %v", what, err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
 		}
 		obj, _, err := strict.Decode(doc, nil, nil)
 		if err != nil {
-			t.Fatalf("%s: %v", file, err)
+			t.Fatalf("%s: %v", what, err)
 		}
 		objs = append(objs, obj)
 	}
+}
+
+// readManifest decodes every document of a file in manifests/, strictly.
+func readManifest(t *testing.T, file string) []runtime.Object {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(manifestsDir, file))
+	if err != nil {
+		t.Fatalf("%v (run `make manifests`)", err)
+	}
+	return decodeAll(t, file, data)
 }
 
 // create creates obj (server-side dry run if dryRun), with strict field
@@ -220,6 +238,10 @@ func create(ctx context.Context, c kubernetes.Interface, obj runtime.Object, dry
 		_, err = c.RbacV1().Roles(o.Namespace).Create(ctx, o, opts)
 	case *rbacv1.RoleBinding:
 		_, err = c.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, opts)
+	case *rbacv1.ClusterRole:
+		_, err = c.RbacV1().ClusterRoles().Create(ctx, o, opts)
+	case *rbacv1.ClusterRoleBinding:
+		_, err = c.RbacV1().ClusterRoleBindings().Create(ctx, o, opts)
 	default:
 		err = fmt.Errorf("unexpected kind %T", obj)
 	}
@@ -369,3 +391,161 @@ func checkServiceAccount(ctx context.Context, t *testing.T, admin kubernetes.Int
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// servicesRBACArgs is how the services scenarios run the daemon, as
+// `vipkeeper manifest rbac` takes it: services mode, no control-plane VIP.
+var servicesRBACArgs = []string{"manifest", "rbac", "--services", "--services-pool", lab.DefaultServicePools[0],
+	"--interface", "eth0", "--lease-name", leaseName, "--lease-namespace", leaseNamespace}
+
+// checkServicesRBAC checks what `vipkeeper manifest rbac --services`
+// generates: its ClusterRole is lab.ServicesRules, its extra Role in the
+// lease namespace lab.ServiceLeaseRules (so the services scenarios, which
+// run with the lab's mirrors, prove the documented RBAC suffices); the
+// objects pass a dry-run create; applied, they let the node group and the
+// ServiceAccount do what services mode does and nothing more. The objects
+// are deleted again at the end.
+func checkServicesRBAC(ctx context.Context, t *testing.T, admin kubernetes.Interface) {
+	vk, err := lab.VipkeeperBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, vk, servicesRBACArgs...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("vipkeeper %s: %v\n%s", strings.Join(servicesRBACArgs, " "), err, stderr)
+	}
+	objs := decodeAll(t, "manifest rbac --services", out)
+	var clusterRoles, extra []rbacv1.PolicyRule
+	var nClusterRoles int
+	for _, obj := range objs {
+		switch o := obj.(type) {
+		case *rbacv1.ClusterRole:
+			nClusterRoles++
+			clusterRoles = append(clusterRoles, o.Rules...)
+		case *rbacv1.Role:
+			if o.Namespace != leaseNamespace {
+				t.Errorf("Role %s/%s: want every Role in the lease namespace %s", o.Namespace, o.Name, leaseNamespace)
+			}
+			if o.Name == serviceAccount { // the control-plane Role, as without --services
+				if diff := cmp.Diff(lab.NodeRules(leaseName), o.Rules); diff != "" {
+					t.Errorf("Role %s differs from lab.NodeRules with --services (-lab +generated):\n%s", o.Name, diff)
+				}
+				continue
+			}
+			extra = append(extra, o.Rules...)
+		}
+	}
+	if nClusterRoles != 1 {
+		t.Errorf("`vipkeeper %s` generated %d ClusterRoles; want 1", strings.Join(servicesRBACArgs, " "), nClusterRoles)
+	}
+	if diff := cmp.Diff(lab.ServicesRules(), clusterRoles); diff != "" {
+		t.Errorf("lab.ServicesRules differs from the generated ClusterRole (-lab +generated):\n%s", diff)
+	}
+	if diff := cmp.Diff(lab.ServiceLeaseRules(), extra); diff != "" {
+		t.Errorf("lab.ServiceLeaseRules differs from the generated services Role (-lab +generated):\n%s", diff)
+	}
+
+	// rbac.yaml, applied above, made the ServiceAccount and the
+	// control-plane Role and binding already (the Role was compared above).
+	fromRBACYaml := func(obj runtime.Object) bool {
+		switch o := obj.(type) {
+		case *corev1.ServiceAccount:
+			return true
+		case *rbacv1.Role:
+			return o.Name == serviceAccount
+		case *rbacv1.RoleBinding:
+			return o.Name == serviceAccount
+		}
+		return false
+	}
+	for _, obj := range objs {
+		if fromRBACYaml(obj) {
+			continue
+		}
+		if err := create(ctx, admin, obj, true); err != nil {
+			t.Errorf("dry-run create %T: %v", obj, err)
+		}
+	}
+	for _, obj := range objs {
+		if fromRBACYaml(obj) {
+			continue
+		}
+		if err := create(ctx, admin, obj, false); err != nil {
+			t.Fatalf("create %T: %v", obj, err)
+		}
+		t.Cleanup(func() { deleteRBAC(admin, obj) })
+	}
+
+	subjects := []struct {
+		user   string
+		groups []string
+	}{
+		{"vipkeeper:n1", []string{nodeGroup, "system:authenticated"}},
+		{"system:serviceaccount:" + leaseNamespace + ":" + serviceAccount,
+			[]string{"system:serviceaccounts", "system:serviceaccounts:" + leaseNamespace, "system:authenticated"}},
+	}
+	tests := []struct {
+		verb, group, resource, subresource, namespace, name string
+		want                                                bool
+	}{
+		{"list", "", "services", "", "", "", true},
+		{"watch", "", "services", "", "", "", true},
+		{"get", "", "services", "", "team-a", "web", true},
+		{"update", "", "services", "status", "team-a", "web", true},
+		{"patch", "", "services", "status", "team-a", "web", true},
+		{"list", "discovery.k8s.io", "endpointslices", "", "", "", true},
+		{"watch", "discovery.k8s.io", "endpointslices", "", "", "", true},
+		{"create", "", "events", "", "team-a", "", true},
+		{"patch", "", "events", "", "team-a", "x", true},
+		{"list", "coordination.k8s.io", "leases", "", leaseNamespace, "", true},
+		{"watch", "coordination.k8s.io", "leases", "", leaseNamespace, "", true},
+		{"create", "coordination.k8s.io", "leases", "", leaseNamespace, "", true},
+		{"update", "coordination.k8s.io", "leases", "", leaseNamespace, "vipkeeper-claim-c0000281", true},
+		{"delete", "coordination.k8s.io", "leases", "", leaseNamespace, "vipkeeper-claim-c0000281", true},
+		{"update", "", "services", "", "team-a", "web", false},
+		{"patch", "", "services", "", "team-a", "web", false},
+		{"create", "", "services", "", "team-a", "", false},
+		{"delete", "", "services", "", "team-a", "web", false},
+		{"update", "discovery.k8s.io", "endpointslices", "", "team-a", "web", false},
+		{"list", "coordination.k8s.io", "leases", "", "default", "", false},
+		{"delete", "coordination.k8s.io", "leases", "", "default", "x", false},
+		{"list", "", "pods", "", "", "", false},
+		{"list", "", "nodes", "", "", "", false},
+		{"get", "", "secrets", "", leaseNamespace, "x", false},
+		{"delete", "", "events", "", "team-a", "x", false},
+	}
+	for _, s := range subjects {
+		for _, tt := range tests {
+			sar, err := admin.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+				Spec: authorizationv1.SubjectAccessReviewSpec{User: s.user, Groups: s.groups, ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Verb: tt.verb, Group: tt.group, Resource: tt.resource, Subresource: tt.subresource, Namespace: tt.namespace, Name: tt.name}},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sar.Status.Allowed != tt.want {
+				t.Errorf("%s may %s %s/%s %s/%s: %v, want %v (%s)", s.user, tt.verb, tt.resource, tt.subresource,
+					tt.namespace, tt.name, sar.Status.Allowed, tt.want, sar.Status.Reason)
+			}
+		}
+	}
+}
+
+// deleteRBAC deletes an RBAC object checkServicesRBAC created.
+func deleteRBAC(c kubernetes.Interface, obj runtime.Object) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch o := obj.(type) {
+	case *rbacv1.ClusterRole:
+		c.RbacV1().ClusterRoles().Delete(ctx, o.Name, metav1.DeleteOptions{})
+	case *rbacv1.ClusterRoleBinding:
+		c.RbacV1().ClusterRoleBindings().Delete(ctx, o.Name, metav1.DeleteOptions{})
+	case *rbacv1.Role:
+		c.RbacV1().Roles(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{})
+	case *rbacv1.RoleBinding:
+		c.RbacV1().RoleBindings(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{})
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -118,6 +119,64 @@ func NodeRules(lease string) []rbacv1.PolicyRule {
 	}
 }
 
+// ServicesRules is the cluster-wide part of what services mode needs (a
+// ClusterRole): watch Services and write their status, watch EndpointSlices
+// (externalTrafficPolicy: Local), report Events on Services. It mirrors
+// pkg/manifest.ServicesRules; TestManifests checks that the two agree.
+func ServicesRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"update", "patch"}},
+		{APIGroups: []string{discoveryv1.GroupName}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+}
+
+// ServiceLeaseRules is what services mode needs in the lease namespace on
+// top of NodeRules: node Leases, claim Leases and the allocator claim, all
+// of them watched, and claims deleted when their address is released. It
+// mirrors pkg/manifest.ServiceLeaseRules.
+func ServiceLeaseRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
+			Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
+	}
+}
+
+// servicesRBACName names the ClusterRole, Role and bindings of services mode.
+const servicesRBACName = "vipkeeper-services"
+
+// grantServices grants NodeGroup ServicesRules cluster-wide and
+// ServiceLeaseRules in the lease namespace.
+func grantServices(ctx context.Context, c kubernetes.Interface, ns string) error {
+	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: NodeGroup}}
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: servicesRBACName}, Rules: ServicesRules()}
+	if _, err := c.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create clusterrole: %w", err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: servicesRBACName},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: servicesRBACName},
+		Subjects:   subjects,
+	}
+	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create clusterrolebinding: %w", err)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: servicesRBACName, Namespace: ns}, Rules: ServiceLeaseRules()}
+	if _, err := c.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create services role: %w", err)
+	}
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: servicesRBACName, Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: servicesRBACName},
+		Subjects:   subjects,
+	}
+	if _, err := c.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create services rolebinding: %w", err)
+	}
+	return nil
+}
+
 // grantNodes creates the least-privilege Role vipkeeper needs in the lease
 // namespace and binds it to NodeGroup.
 func grantNodes(ctx context.Context, c kubernetes.Interface, ns, lease string) error {
@@ -191,6 +250,25 @@ func (l *Lab) onControlExit(p *proc, unexpected bool) {
 // Admin returns a cluster-admin client (it dials from the API server's
 // namespace, so node faults do not affect it).
 func (l *Lab) Admin() kubernetes.Interface { return l.admin }
+
+// AdminClient returns a new cluster-admin client limited to qps requests
+// per second (burst burst) instead of client-go's default 5 (10), for tests
+// that create many objects.
+func (l *Lab) AdminClient(qps float32, burst int) kubernetes.Interface {
+	l.t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", l.adminKubeconfig)
+	if err != nil {
+		l.t.Fatalf("AdminClient: %v", err)
+	}
+	cfg.Dial = l.api.DialContext
+	cfg.Timeout = 10 * time.Second // a create under load takes milliseconds to a second
+	cfg.QPS, cfg.Burst = qps, burst
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		l.t.Fatalf("AdminClient: %v", err)
+	}
+	return c
+}
 
 // NodeClient returns a client with node i's identity, dialling from node i's
 // namespace.

@@ -11,6 +11,14 @@
 //	vk-<id>-n<k>  eth0 192.0.2.1<k>/24, 2001:db8::1<k>/64; vipkeeper, HTTP server
 //	vk-<id>-cl    eth0 192.0.2.50/24, 2001:db8::50/64; long-lived neighbour cache
 //
+// The control-plane VIPs are 192.0.2.100 and 2001:db8::100. In services mode
+// (Options.Services) the daemons also run --services with the pools
+// ServicePool4 (192.0.2.128/26) and ServicePool6 (2001:db8::1:0/118), both on
+// the nodes' link; the API server's service range is dual-stack
+// (198.51.100.0/24, 2001:db8:ffff::/112) and EndpointSlices the tests write
+// use 203.0.113.0/24. A FlowSchema (NodeFlowSchema) lets APIRequests count
+// the daemons' requests apart from everyone else's.
+//
 // A Lab is created with Start and torn down by t.Cleanup, by the SIGINT and
 // SIGTERM handler that Main installs, and — after a crash or a test timeout
 // (which skips cleanups) — by the next Start, which reaps what dead test

@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"time"
@@ -116,40 +115,8 @@ func (l *Lab) OwnersOf(vip netip.Addr) ([]string, error) { return l.holders(vip,
 func (l *Lab) HoldersOf(vip netip.Addr) ([]string, error) { return l.holders(vip, false) }
 
 func (l *Lab) holders(vip netip.Addr, onlyUp bool) ([]string, error) {
-	var owners []string
-	for _, n := range l.nodes {
-		var has bool
-		err := n.ns.withNetlink(func(h *netlink.Handle) error {
-			addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
-			if err != nil {
-				return err
-			}
-			for _, a := range addrs {
-				if addrOf(a) != vip {
-					continue
-				}
-				if !onlyUp {
-					has = true
-					continue
-				}
-				link, err := h.LinkByIndex(a.LinkIndex)
-				if err != nil {
-					return err
-				}
-				attrs := link.Attrs()
-				has = has || attrs.Flags&net.FlagUp != 0 &&
-					(attrs.OperState == netlink.OperUp || attrs.OperState == netlink.OperUnknown)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("addresses of %s: %w", n.name, err)
-		}
-		if has {
-			owners = append(owners, n.name)
-		}
-	}
-	return owners, nil
+	held, err := l.holdersOfAll([]netip.Addr{vip}, onlyUp)
+	return held[vip], err
 }
 
 // Owners returns the names of the nodes holding the first VIP.

@@ -126,6 +126,13 @@ func (l *Lab) PIDs() []int {
 	return pids
 }
 
+// VipkeeperBin is the path of the vipkeeper binary the lab runs (built on
+// first use), for tests that run its other commands (`vipkeeper manifest`).
+func VipkeeperBin() (string, error) {
+	vk, _, err := getBinaries()
+	return vk, err
+}
+
 // DaemonHelp is the output of `vipkeeper run --help` of the binary the lab
 // runs (built on first use), so tests can tell which flags it accepts.
 func DaemonHelp() (string, error) {

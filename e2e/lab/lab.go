@@ -31,14 +31,34 @@ type Options struct {
 	LogLevel       string        // default "debug"
 	ExtraArgs      []string      // appended to every `vipkeeper run`
 	NoDaemons      bool          // bring up everything but the daemons; start them with StartNode
+
+	// Services runs every daemon with --services (LoadBalancer Services,
+	// docs/services.md) and grants the node group ServicesRules
+	// (cluster-wide) and ServiceLeaseRules (lease namespace) on top of
+	// NodeRules.
+	Services bool
+	// ServicePools are the --services-pool values; default
+	// DefaultServicePools. Only with Services.
+	ServicePools []string
+	// ServicesDefaultClass adds --services-default-class: Services without
+	// a loadBalancerClass are ours too.
+	ServicesDefaultClass bool
+	// NoControlPlaneVIP runs the daemons without --vip, so no control-plane
+	// election runs (services mode only); VIPs() is then empty.
+	NoControlPlaneVIP bool
 }
 
 func (o *Options) defaults() {
 	if o.Nodes == 0 {
 		o.Nodes = 3
 	}
-	if len(o.VIPs) == 0 {
+	if o.NoControlPlaneVIP {
+		o.VIPs = nil
+	} else if len(o.VIPs) == 0 {
 		o.VIPs = DefaultVIPs
+	}
+	if o.Services && len(o.ServicePools) == 0 {
+		o.ServicePools = DefaultServicePools
 	}
 	if o.Port == 0 {
 		o.Port = DefaultPort
@@ -74,6 +94,7 @@ type Lab struct {
 	nsNames                    []string // every namespace this lab creates, for teardown
 	nodes                      []*node
 	admin                      *kubernetes.Clientset
+	adminKubeconfig            string
 	state                      string // state file for the reaper
 	teardownOnce               sync.Once
 	deadline                   *time.Timer // tears down before `go test -timeout` panics
@@ -93,6 +114,9 @@ func Start(t testing.TB, opts Options) *Lab {
 	opts.defaults()
 	if opts.Nodes < 1 || opts.Nodes > maxNodes {
 		t.Fatalf("lab: Nodes = %d, want 1..%d", opts.Nodes, maxNodes)
+	}
+	if !opts.Services && (opts.NoControlPlaneVIP || opts.ServicesDefaultClass || len(opts.ServicePools) > 0) {
+		t.Fatalf("lab: NoControlPlaneVIP, ServicesDefaultClass and ServicePools need Services")
 	}
 	reapStale(t.Logf)
 	vk, apiserver, err := getBinaries()
@@ -192,11 +216,10 @@ func (l *Lab) up(ctx context.Context) error {
 	if l.pki, err = newPKI(l.Dir, net.IP(apiAddr4.AsSlice())); err != nil {
 		return err
 	}
-	adminCfg, err := l.pki.kubeconfig("admin.kubeconfig", adminSubject, apiServerURL())
-	if err != nil {
+	if l.adminKubeconfig, err = l.pki.kubeconfig("admin.kubeconfig", adminSubject, apiServerURL()); err != nil {
 		return err
 	}
-	if l.admin, err = clientFor(adminCfg, l.api); err != nil {
+	if l.admin, err = clientFor(l.adminKubeconfig, l.api); err != nil {
 		return err
 	}
 	if _, err = l.startProc("etcd", l.api, nil, l.onControlExit, "etcd", etcdArgs(filepath.Join(l.Dir, "etcd"))...); err != nil {
@@ -206,6 +229,14 @@ func (l *Lab) up(ctx context.Context) error {
 		return err
 	}
 	if err := grantNodes(ctx, l.admin, l.opts.LeaseNamespace, l.opts.LeaseName); err != nil {
+		return err
+	}
+	if l.opts.Services {
+		if err := grantServices(ctx, l.admin, l.opts.LeaseNamespace); err != nil {
+			return err
+		}
+	}
+	if err := addFlowSchema(ctx, l.admin); err != nil {
 		return err
 	}
 	for i, role := range nodeRoles(l.opts.Nodes) {

@@ -107,6 +107,15 @@ func (l *Lab) daemonArgs(i int) []string {
 	for _, v := range l.opts.VIPs {
 		args = append(args, "--vip", v.String())
 	}
+	if l.opts.Services {
+		args = append(args, "--services")
+		for _, p := range l.opts.ServicePools {
+			args = append(args, "--services-pool", p)
+		}
+		if l.opts.ServicesDefaultClass {
+			args = append(args, "--services-default-class")
+		}
+	}
 	return append(args, l.opts.ExtraArgs...)
 }
 

@@ -18,8 +18,29 @@ var (
 		netip.MustParseAddr("192.0.2.100"),
 		netip.MustParseAddr("2001:db8::100"),
 	}
-	// serviceRange is the API server's --service-cluster-ip-range.
-	serviceRange = "198.51.100.0/24"
+	// serviceRange is the API server's --service-cluster-ip-range: dual
+	// stack, so that more Services than an IPv4 /24 holds can exist (the
+	// scale test's Services are IPv6 single-stack). A Service that names no
+	// family stays IPv4 single-stack, as before. ClusterIPs route nowhere:
+	// there is no kube-proxy in the lab.
+	serviceRange = "198.51.100.0/24,2001:db8:ffff::/112"
+	// ServicePool4 is the lab's IPv4 pool for LoadBalancer Services: on the
+	// nodes' link (192.0.2.0/24) and clear of every other lab address (API
+	// .2, nodes .11–.19, client .50, control-plane VIP .100). The allocator
+	// never hands out its network and broadcast addresses, so it holds 62
+	// addresses, .129–.190.
+	ServicePool4 = netip.MustParsePrefix("192.0.2.128/26")
+	// ServicePool6 is the lab's IPv6 pool: 1,024 addresses on the nodes'
+	// link (2001:db8::/64), 2001:db8::1:0–2001:db8::1:3ff, clear of the lab's
+	// own addresses (::2, ::11–::19, ::50, ::100).
+	ServicePool6 = netip.MustParsePrefix("2001:db8::1:0/118")
+	// DefaultServicePools are the --services-pool values of a lab in
+	// services mode unless Options.ServicePools says otherwise: IPv4 first,
+	// so a Service that names no family gets an IPv4 address.
+	DefaultServicePools = []string{
+		"pool=lab4;addresses=" + ServicePool4.String(),
+		"pool=lab6;addresses=" + ServicePool6.String(),
+	}
 )
 
 const (

@@ -1,0 +1,81 @@
+package lab
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseAPICounts(t *testing.T) {
+	const body = `# HELP apiserver_request_total [STABLE] Counter of apiserver requests
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 10
+apiserver_request_total{code="409",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 2
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="services",scope="resource",subresource="status",verb="PUT",version="v1"} 3
+apiserver_request_total{code="200",component="",dry_run="",group="",resource="",scope="",subresource="/metrics",verb="GET",version=""} 7
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="vipkeeper-lab-nodes",priority_level="global-default"} 11
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="exempt",priority_level="exempt"} 99
+weird_metric{a="x\"y,z",b="\\"} 1 1700000000000
+`
+	got, err := parseAPICounts(body, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := APICounts{Requests: map[string]float64{"PUT leases": 12, "PUT services/status": 3}, Nodes: 11}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parseAPICounts (-want +got):\n%s", diff)
+	}
+	if _, err := parseAPICounts("# nothing\n", time.Time{}); err == nil {
+		t.Error("a scrape without apiserver_request_total parsed without error")
+	}
+}
+
+func TestParseSample(t *testing.T) {
+	tests := []struct {
+		line   string
+		name   string
+		labels map[string]string
+		value  float64
+		ok     bool
+	}{
+		{`up 1`, "up", map[string]string{}, 1, true},
+		{`m{a="1",b="x\"y"} 2.5 123`, "m", map[string]string{"a": "1", "b": `x"y`}, 2.5, true},
+		{`m{a="1",} 3`, "m", map[string]string{"a": "1"}, 3, true},
+		{`# HELP m x`, "", nil, 0, false},
+		{`m{a="1" 3`, "", nil, 0, false},
+		{`m{a=1} 3`, "", nil, 0, false},
+		{`m`, "", nil, 0, false},
+		{`m{} x`, "", nil, 0, false},
+	}
+	for _, tt := range tests {
+		name, labels, value, ok := parseSample(tt.line)
+		if ok != tt.ok || ok && (name != tt.name || value != tt.value || !cmp.Equal(labels, tt.labels)) {
+			t.Errorf("parseSample(%q) = %q %v %v %v; want %q %v %v %v", tt.line, name, labels, value, ok, tt.name, tt.labels, tt.value, tt.ok)
+		}
+	}
+}
+
+func FuzzParseSample(f *testing.F) {
+	f.Add(`m{a="1",b="x\"y"} 2.5 123`)
+	f.Add(`up 1`)
+	f.Add(`m{a="\`)
+	f.Fuzz(func(t *testing.T, line string) {
+		parseSample(line) // must not panic
+	})
+}
+
+func TestParseMem(t *testing.T) {
+	const status = "Name:\tvipkeeper\nVmHWM:\t   70000 kB\nVmRSS:\t   62000 kB\nRssAnon:\t   30000 kB\nRssFile:\t   32000 kB\nRssShmem:\t       0 kB\n"
+	got, err := parseMem(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Mem{RSS: 62000 << 10, Anon: 30000 << 10, File: 32000 << 10, PeakRSS: 70000 << 10}
+	if got != want {
+		t.Errorf("parseMem = %+v; want %+v", got, want)
+	}
+	if _, err := parseMem("VmRSS:\t1 kB\n"); err == nil {
+		t.Error("parseMem of a status without RssAnon: no error")
+	}
+}
