@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
@@ -90,6 +92,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "vipkeeper: %v\n", err)
 		return exitUsage
 	}
+	tuneGC(os.LookupEnv)
 	d, err := newDaemon(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "vipkeeper: %v\n", err)
@@ -104,6 +107,19 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitFailure
 	}
 	return exitOK
+}
+
+// gcPercent is the daemon's GOGC unless the environment sets one. The
+// live heap is small (10–20 MB with a thousand Services) and the daemon
+// mostly idles, so collecting at +50% instead of +100% costs little CPU and
+// keeps the resident set well inside a DaemonSet's memory budget.
+const gcPercent = 50
+
+// tuneGC applies gcPercent unless GOGC is set.
+func tuneGC(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 // newLogger builds the process's logger from the validated settings.

@@ -40,9 +40,10 @@ const (
 	// AllocatorLease is the allocator role's claim.
 	AllocatorLease = "vipkeeper-services-allocator"
 
-	// Event reasons on Services.
+	// ReasonAllocationFailed is the reason of the Warning Event on a
+	// Service whose request cannot be met. Success needs no Event: the
+	// status says it, and creating a Service costs two writes, not three.
 	ReasonAllocationFailed = "AllocationFailed"
-	ReasonIPAllocated      = "IPAllocated"
 )
 
 // Config is the services controller's part of the node's configuration.

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,14 +156,42 @@ func (c *Controller) leaseChanged(o any, deleted bool) {
 	c.send(leaseEvent{lease: l, deleted: deleted})
 }
 
-// trim drops managed fields, which the caches never need, to keep memory
-// flat with thousands of objects. Annotations stay: a status update sends
-// the cached object back.
+// trim keeps of each cached object only what the controller reads, so
+// memory stays flat with thousands of Services and large EndpointSlices.
+// Nothing cached is ever written back (statuses go out as patches).
 func trim(o any) (any, error) {
-	if m, ok := o.(metav1.Object); ok && len(m.GetManagedFields()) > 0 {
-		m.SetManagedFields(nil)
+	switch x := o.(type) {
+	case *corev1.Service:
+		trimMeta(&x.ObjectMeta, func(k string) bool { return strings.HasPrefix(k, annotationPrefix) })
+		x.Labels = nil
+		sp := &x.Spec
+		sp.ClusterIP, sp.ClusterIPs, sp.ExternalIPs, sp.ExternalName = "", nil, nil, ""
+		sp.SessionAffinityConfig, sp.LoadBalancerSourceRanges, sp.TrafficDistribution = nil, nil, nil
+		for i := range sp.Ports {
+			sp.Ports[i] = corev1.ServicePort{Protocol: sp.Ports[i].Protocol, Port: sp.Ports[i].Port}
+		}
+	case *discoveryv1.EndpointSlice:
+		trimMeta(&x.ObjectMeta, func(string) bool { return false })
+		x.Ports = nil
+		for i, ep := range x.Endpoints {
+			x.Endpoints[i] = discoveryv1.Endpoint{NodeName: ep.NodeName, Conditions: discoveryv1.EndpointConditions{Ready: ep.Conditions.Ready}}
+		}
+	case metav1.Object:
+		x.SetManagedFields(nil)
 	}
 	return o, nil
+}
+
+// annotationPrefix is the prefix of the annotations we read on Services.
+const annotationPrefix = "vipkeeper.io/"
+
+func trimMeta(m *metav1.ObjectMeta, keepAnnotation func(string) bool) {
+	m.ManagedFields, m.OwnerReferences, m.Finalizers = nil, nil, nil
+	for k := range m.Annotations {
+		if !keepAnnotation(k) {
+			delete(m.Annotations, k)
+		}
+	}
 }
 
 func sliceService(o any) ([]string, error) {

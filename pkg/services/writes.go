@@ -2,7 +2,7 @@ package services
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"net/netip"
 	"slices"
 	"strings"
@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
@@ -189,7 +190,10 @@ func (c *Controller) syncStatus(ctx context.Context, s *corev1.Service, addrs []
 	if sameIngress(s.Status.LoadBalancer.Ingress, want) {
 		return true
 	}
-	return c.writeStatus(ctx, s, want, fmt.Sprintf("assigned %s", joinAddrs(addrs)))
+	if len(addrs) > 0 {
+		c.log.Info("assigning addresses", "service", key(s), "addrs", joinAddrs(addrs))
+	}
+	return c.writeStatus(ctx, s, want)
 }
 
 // clearStatus removes addrs from the ingress of a Service that is no
@@ -200,21 +204,46 @@ func (c *Controller) clearStatus(ctx context.Context, s *corev1.Service, addrs [
 		return err == nil && containsAddr(addrs, a.Unmap())
 	})
 	if len(keep) != len(s.Status.LoadBalancer.Ingress) {
-		c.writeStatus(ctx, s, keep, "")
+		c.log.Info("removing our addresses from a Service that is no longer ours", "service", key(s), "addrs", joinAddrs(addrs))
+		c.writeStatus(ctx, s, keep)
 	}
 }
 
-// writeStatus sends one status update on the version we saw; a conflict
-// means a newer version, which the next pass handles.
-func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress []corev1.LoadBalancerIngress, note string) bool {
+// statusPatch is a merge patch of status.loadBalancer, conditional on the
+// resourceVersion we saw: the API server refuses it with a conflict if the
+// Service changed since, and the next pass decides again.
+type statusPatch struct {
+	Metadata struct {
+		ResourceVersion string `json:"resourceVersion"`
+	} `json:"metadata"`
+	Status struct {
+		LoadBalancer struct {
+			Ingress []corev1.LoadBalancerIngress `json:"ingress"`
+		} `json:"loadBalancer"`
+	} `json:"status"`
+}
+
+// writeStatus sends one status patch on the version we saw. Only the
+// load balancer status travels, so the caches may keep a trimmed copy of
+// each Service.
+func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress []corev1.LoadBalancerIngress) bool {
 	st := &c.st
 	k := key(s)
 	if st.statusBusy[k] || rvOf(s.ResourceVersion) < st.statusWrote[k] || c.now().Sub(st.statusFailed[k]) < retryAfter {
 		return st.statusBusy[k]
 	}
+	var p statusPatch
+	p.Metadata.ResourceVersion = s.ResourceVersion
+	p.Status.LoadBalancer.Ingress = ingress
+	if p.Status.LoadBalancer.Ingress == nil {
+		p.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{} // clear, not "leave as is"
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		c.log.Error("encoding a status patch", "service", k, "err", err)
+		return false
+	}
 	st.statusBusy[k] = true
-	upd := s.DeepCopy()
-	upd.Status.LoadBalancer.Ingress = ingress
 	c.writes.Add(1)
 	go func() {
 		defer c.writes.Done()
@@ -226,15 +255,12 @@ func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress
 		}
 		defer func() { <-c.writeSlot }()
 		res := statusWritten{key: k}
-		got, err := c.deps.Client.CoreV1().Services(s.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+		got, err := c.deps.Client.CoreV1().Services(s.Namespace).Patch(ctx, s.Name, types.MergePatchType, body, metav1.PatchOptions{}, "status")
 		if err != nil {
 			c.log.Info("status write failed; deciding again", "service", k, "err", err)
 			res.err = err
 		} else {
 			res.rv = rvOf(got.ResourceVersion)
-			if note != "" {
-				c.recorder.Event(got, corev1.EventTypeNormal, ReasonIPAllocated, note)
-			}
 		}
 		c.send(res)
 	}()
