@@ -575,3 +575,74 @@ func checkNotForbidden(t *testing.T, l *lab.Lab) {
 		}
 	}
 }
+
+// TestServicesAPIOutage stops the API server for 20 s, then cuts one node
+// alone from it for 20 s. With --api-outage hold (the default) no Service
+// address may drop or move while nobody can write (the whole outage), and
+// an address may be on two nodes at no sample. When one node alone is cut
+// off, its addresses move to the others (they can still write) and it
+// yields each on the new owner's probe. Afterwards every address is on
+// exactly one node again, with no daemon restarted.
+func TestServicesAPIOutage(t *testing.T) {
+	const n = 12
+	l := startServicesLab(t)
+	var addrs []netip.Addr
+	for k := range n {
+		name := fmt.Sprintf("outage-%d", k)
+		l.CreateService(lab.ServiceSpec{Name: name, IPv6: k%2 == 1})
+		addrs = append(addrs, checkIngress(t, l.WaitIngress("", name, serviceUp), netip.Addr{}))
+	}
+	before := waitBoundOnce(t, l, addrs, serviceUp)
+	pids := l.PIDs()
+
+	// 1. The whole API server away: nothing may change.
+	l.StopAPIServer()
+	watchUnchanged(t, l, addrs, before, 20*time.Second)
+	l.StartAPIServer()
+	watchUnchanged(t, l, addrs, before, 15*time.Second) // the renewals resume; still nothing moves
+	t.Logf("API server stopped 20 s and back: all %d addresses stayed on their nodes", n)
+
+	// 2. One node cut off alone: the others take its addresses over.
+	perNode := map[string][]netip.Addr{}
+	for _, a := range addrs {
+		perNode[before[a]] = append(perNode[before[a]], a)
+	}
+	victim := slices.MaxFunc(slices.Sorted(maps.Keys(perNode)), func(a, b string) int { return len(perNode[a]) - len(perNode[b]) })
+	vi := l.NodeIndex(victim)
+	fault := time.Now()
+	l.CutAPI(vi)
+	tr := traceCrash(t, l, addrs, before, victim, fault, crashBound+10*time.Second, ownerSampleEvery)
+	t.Logf("%s cut from the API server: its %d addresses moved: %s", victim, len(perNode[victim]), tr.summary())
+	tr.check(t, crashBound)
+	l.HealAPI(vi)
+	after := waitBoundOnce(t, l, addrs, serviceUp)
+	watchUnchanged(t, l, addrs, after, 10*time.Second)
+	for i, pid := range pids {
+		if l.NodePID(i) != pid || !l.NodeAlive(i) {
+			t.Errorf("daemon of %s: pid %d before, now %d alive=%v; want the same daemon", l.NodeName(i), pid, l.NodePID(i), l.NodeAlive(i))
+		}
+	}
+}
+
+// watchUnchanged samples the holders of addrs for d and fails on any
+// sample in which an address is not on exactly the node want names.
+func watchUnchanged(t *testing.T, l *lab.Lab, addrs []netip.Addr, want map[netip.Addr]string, d time.Duration) {
+	t.Helper()
+	bad := 0
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(ownerSampleEvery) {
+		held, err := l.HoldersOfAll(addrs)
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if len(held[a]) != 1 || held[a][0] != want[a] {
+				if bad++; bad <= 5 {
+					t.Errorf("%s held by %v; want only %s", a, held[a], want[a])
+				}
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("… %d such samples in all", bad)
+	}
+}

@@ -56,7 +56,12 @@ func (c *Controller) loop(ctx context.Context, writes *sync.WaitGroup) error {
 		timer.Reset(c.pass(ctx))
 		if c.st.candidate != c.st.healthy {
 			// After the pass: an unhealthy node has unbound by now, and
-			// only then releases its node Lease.
+			// only then releases its node Lease. Once released, peers
+			// may take our claims at once: none of them is ours any more
+			// until we write it again.
+			if !c.st.healthy {
+				clear(c.st.confirmed)
+			}
 			c.st.candidate = c.st.healthy
 			c.deps.NodeLease.SetCandidate(c.st.healthy)
 		}
@@ -141,13 +146,20 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		}
 		switch d.Action {
 		case owner.Bind:
-			if st.term == 0 || st.confirmed[d.Key] != st.term {
-				// Named by a write that is not ours in this term: write
-				// it again (compare-and-swap) before acting on it.
+			term, ours := st.confirmed[d.Key]
+			if !ours || term != st.term || st.term == 0 {
+				// Not our own write of this node-Lease term: write it
+				// again (compare-and-swap). A claim we never wrote waits
+				// for that; one we wrote in an earlier term (our Lease
+				// lapsed but was never released, e.g. an API outage)
+				// stays bound meanwhile, provisionally: it yields to any
+				// other host that claims it on the wire.
 				if strict && st.apiUp && c.mayWrite(d.Key, now) {
 					takes = append(takes, owner.Decision{Key: d.Key, Owner: c.cfg.Node, Action: owner.Take})
 				}
-				continue
+				if !ours || !isAddr {
+					continue
+				}
 			}
 			if !isAddr {
 				allocator = true

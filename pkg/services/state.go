@@ -36,9 +36,11 @@ type state struct {
 	inflight   map[string]bool     // claim writes under way, by key
 	failedAt   map[string]time.Time
 	// confirmed: the node Lease term in which our own write named us in
-	// the claim of a key. We bind only claims confirmed in the current
-	// term: a claim that names us from before (we released or lost our
-	// Lease since, or someone handed it to us) is first written again.
+	// the claim of a key; cleared when we release our node Lease. A claim
+	// naming us that we never wrote (handed to us) is written again before
+	// we bind it; one from an earlier term (our Lease lapsed, never
+	// released) stays bound while it is written again, and yields to a
+	// claim on the wire meanwhile.
 	confirmed map[string]uint64
 	// verified: for a node whose Lease looks expired, the resourceVersion
 	// a quorum read confirmed unchanged; claims are taken from it only
@@ -178,11 +180,11 @@ func (e wireClaimEvent) apply(c *Controller) {
 	if !containsAddr(st.bound, addr) {
 		return
 	}
-	if c.strictlyFresh(c.now()) {
+	if term, ok := st.confirmed[addr.String()]; ok && term == st.term && c.strictlyFresh(c.now()) {
 		c.log.Warn("another host claims a Service VIP we hold under a valid claim; keeping it", "vip", addr)
 		return
 	}
-	c.log.Warn("another host claims a Service VIP while we ride through an API outage; yielding it", "vip", addr)
+	c.log.Warn("another host claims a Service VIP we hold only by riding through or by an earlier term's claim; yielding it", "vip", addr)
 	st.yielded[addr] = true
 }
 
