@@ -132,6 +132,7 @@ type Controller struct {
 	recorder  record.EventRecorder
 	writeSlot chan struct{}
 	writes    *sync.WaitGroup // writes and probes in flight
+	sets      []*informerSet  // every informer set started; the loop's
 
 	st state // owned by the loop
 }

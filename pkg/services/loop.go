@@ -53,6 +53,10 @@ func (c *Controller) loop(ctx context.Context, writes *sync.WaitGroup) error {
 				break drain
 			}
 		}
+		if c.st.relist && c.st.pendingSet == nil && c.st.apiUp {
+			c.st.relist = false
+			c.restartInformers(ctx)
+		}
 		timer.Reset(c.pass(ctx))
 		if c.st.candidate != c.st.healthy {
 			// After the pass: an unhealthy node has unbound by now, and

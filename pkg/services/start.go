@@ -36,6 +36,74 @@ func (c *Controller) Start(ctx context.Context) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.deps.Client.CoreV1().Events("")})
 	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
 
+	defer func() {
+		c.stop() // first: the informers' handlers may be sending to the loop
+		for _, set := range c.sets {
+			set.cancel()
+		}
+		for _, set := range c.sets {
+			set.done.Wait()
+		}
+	}()
+	set, err := c.startInformers(ctx)
+	if err != nil {
+		return err
+	}
+	c.services, c.slices = set.services, set.slices
+
+	// Wait for the first lists however long the API server is away:
+	// acting on half a picture could take addresses that are in use, and
+	// exiting would need an operator or a restart to come back.
+	for synced := false; !synced; {
+		waitCtx, cancel := context.WithTimeout(ctx, syncWarnEvery)
+		synced = cache.WaitForCacheSync(waitCtx.Done(), set.synced...)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !synced {
+			c.log.Warn("still waiting for the first list of Services, EndpointSlices and Leases", "waited_at_least", syncWarnEvery)
+		}
+	}
+	c.log.Info("informers synced", "services", len(c.services.ListKeys()), "endpointslices", len(c.slices.ListKeys()))
+
+	// The node Lease campaigns only once we can act on it.
+	c.deps.NodeLease.SetCandidate(c.st.healthy)
+	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLease()
+	leaseDone := make(chan error, 1)
+	go func() { leaseDone <- c.deps.NodeLease.Start(leaseCtx) }()
+
+	var writes sync.WaitGroup
+	err = c.loop(ctx, &writes)
+	c.stop()
+	// Shutting down: the keeper has unbound every VIP before the
+	// components stop (pkg/cli), so the node Lease may go now; peers take
+	// our addresses over as soon as they see it released.
+	stopLease()
+	select {
+	case <-leaseDone:
+	case <-time.After(c.cfg.RenewDeadline + time.Second):
+		c.log.Warn("node Lease not released in time; it will expire instead")
+	}
+	writes.Wait()
+	return err
+}
+
+// informerSet is one generation of the three informers. After an API
+// outage a new set replaces the old one: client-go's reflectors back off
+// up to 30 s after repeated failures, and a watch that comes back "too
+// old" would otherwise leave the caches stale for that long.
+type informerSet struct {
+	services, slices cache.Indexer
+	synced           []cache.InformerSynced
+	cancel           context.CancelFunc
+	done             sync.WaitGroup
+}
+
+// startInformers starts a new set; its handlers feed the loop at once,
+// and the loop reads its caches once it has synced.
+func (c *Controller) startInformers(parent context.Context) (*informerSet, error) {
 	// Informers built from the typed clients alone: client-go's informer
 	// factory would link every API group's informers into the binary.
 	core, disc := c.deps.Informers.CoreV1(), c.deps.Informers.DiscoveryV1()
@@ -51,7 +119,7 @@ func (c *Controller) Start(ctx context.Context) error {
 		return disc.EndpointSlices("").Watch(ctx, o)
 	})
 	if err := epsInf.AddIndexers(cache.Indexers{indexService: sliceService}); err != nil {
-		return fmt.Errorf("services: %w", err)
+		return nil, fmt.Errorf("services: %w", err)
 	}
 	ours := func(o *metav1.ListOptions) { o.LabelSelector = LabelRole }
 	leaseInf := c.informer(&coordinationv1.Lease{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -72,64 +140,70 @@ func (c *Controller) Start(ctx context.Context) error {
 		UpdateFunc: func(_, o any) { c.leaseChanged(o, false) },
 		DeleteFunc: func(o any) { c.leaseChanged(o, true) },
 	}
-	for _, r := range []struct {
-		inf cache.SharedIndexInformer
-		h   cache.ResourceEventHandler
-	}{{svcInf, dirty}, {epsInf, dirty}, {leaseInf, leases}} {
-		if _, err := r.inf.AddEventHandler(r.h); err != nil {
-			return fmt.Errorf("services: %w", err)
+	infs := []cache.SharedIndexInformer{svcInf, epsInf, leaseInf}
+	for i, h := range []cache.ResourceEventHandler{dirty, dirty, leases} {
+		if _, err := infs[i].AddEventHandler(h); err != nil {
+			return nil, fmt.Errorf("services: %w", err)
 		}
 	}
-	c.services, c.slices = svcInf.GetIndexer(), epsInf.GetIndexer()
-
-	infCtx, stopInformers := context.WithCancel(context.WithoutCancel(ctx))
-	var informersDone sync.WaitGroup
-	for _, inf := range []cache.SharedIndexInformer{svcInf, epsInf, leaseInf} {
-		informersDone.Go(func() { inf.RunWithContext(infCtx) })
+	set := &informerSet{services: svcInf.GetIndexer(), slices: epsInf.GetIndexer()}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	set.cancel = cancel
+	for _, inf := range infs {
+		set.synced = append(set.synced, inf.HasSynced)
+		set.done.Go(func() { inf.RunWithContext(ctx) })
 	}
-	defer func() {
-		c.stop() // first: the informers' handlers may be sending to the loop
-		stopInformers()
-		informersDone.Wait()
-	}()
+	c.sets = append(c.sets, set)
+	return set, nil
+}
 
-	// Wait for the first lists however long the API server is away:
-	// acting on half a picture could take addresses that are in use, and
-	// exiting would need an operator or a restart to come back.
-	for synced := false; !synced; {
+// restartInformers starts a new set and, once it has synced, hands it to
+// the loop (informersSynced), which then stops the old one. Until then the
+// loop keeps reading the old caches: a half-filled new one would make
+// allocated addresses look unused.
+func (c *Controller) restartInformers(ctx context.Context) {
+	set, err := c.startInformers(ctx)
+	if err != nil {
+		c.log.Error("restarting informers", "err", err)
+		return
+	}
+	c.st.pendingSet = set
+	go func() {
 		waitCtx, cancel := context.WithTimeout(ctx, syncWarnEvery)
-		synced = cache.WaitForCacheSync(waitCtx.Done(), svcInf.HasSynced, epsInf.HasSynced, leaseInf.HasSynced)
-		cancel()
-		if ctx.Err() != nil {
-			return nil
+		defer cancel()
+		if cache.WaitForCacheSync(waitCtx.Done(), set.synced...) {
+			c.send(informersSynced{set: set})
+			return
 		}
-		if !synced {
-			c.log.Warn("still waiting for the first list of Services, EndpointSlices and Leases", "waited_at_least", syncWarnEvery)
+		c.send(informersSynced{set: set, failed: true})
+	}()
+}
+
+// informersSynced: a new informer set has its first lists (or gave up).
+type informersSynced struct {
+	set    *informerSet
+	failed bool
+}
+
+func (e informersSynced) apply(c *Controller) {
+	st := &c.st
+	if st.pendingSet != e.set {
+		return
+	}
+	st.pendingSet = nil
+	if e.failed {
+		e.set.cancel() // the next API recovery, or the next idle pass, tries again
+		st.relist = true
+		return
+	}
+	c.services, c.slices = e.set.services, e.set.slices
+	for _, old := range c.sets {
+		if old != e.set {
+			old.cancel() // waited for at shutdown; its last events are harmless
 		}
 	}
-	c.log.Info("informers synced", "services", len(c.services.ListKeys()), "endpointslices", len(c.slices.ListKeys()))
-
-	// The node Lease campaigns only once we can act on it.
-	c.deps.NodeLease.SetCandidate(c.st.healthy)
-	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLease()
-	leaseDone := make(chan error, 1)
-	go func() { leaseDone <- c.deps.NodeLease.Start(leaseCtx) }()
-
-	var writes sync.WaitGroup
-	err := c.loop(ctx, &writes)
-	c.stop()
-	// Shutting down: the keeper has unbound every VIP before the
-	// components stop (pkg/cli), so the node Lease may go now; peers take
-	// our addresses over as soon as they see it released.
-	stopLease()
-	select {
-	case <-leaseDone:
-	case <-time.After(c.cfg.RenewDeadline + time.Second):
-		c.log.Warn("node Lease not released in time; it will expire instead")
-	}
-	writes.Wait()
-	return err
+	c.sets = []*informerSet{e.set}
+	c.log.Info("informers restarted after the API server came back", "services", len(c.services.ListKeys()))
 }
 
 // informer builds one shared informer with no resync, its objects trimmed.

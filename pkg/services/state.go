@@ -13,10 +13,12 @@ import (
 
 // state is the loop's: only the goroutine running loop touches it.
 type state struct {
-	healthy   bool
-	candidate bool // what the node Lease was last told
-	apiUp     bool
-	apiBack   time.Time // when the API server was last seen coming back
+	healthy    bool
+	candidate  bool         // what the node Lease was last told
+	relist     bool         // the informers are to be restarted
+	pendingSet *informerSet // a restarted set waiting for its first lists
+	apiUp      bool
+	apiBack    time.Time // when the API server was last seen coming back
 
 	// This node's own Lease.
 	leading   bool
@@ -164,6 +166,7 @@ func (e apiEvent) apply(c *Controller) {
 		for _, n := range st.nodes {
 			n.changed = now
 		}
+		st.relist = true
 	}
 	st.apiUp = bool(e)
 }
@@ -241,6 +244,9 @@ type claimWritten struct {
 	lease   *coordinationv1.Lease // nil after a delete or an error
 	deleted bool
 	err     error
+	// refreshed: the write failed on an old copy and lease is the claim
+	// as read afterwards, not our write.
+	refreshed bool
 }
 
 func (e claimWritten) apply(c *Controller) {
@@ -252,7 +258,7 @@ func (e claimWritten) apply(c *Controller) {
 	case e.deleted:
 		delete(st.claims, e.key)
 	case e.lease != nil:
-		if e.self {
+		if e.self && !e.refreshed {
 			st.confirmed[e.key] = e.term
 		}
 		rv := rvOf(e.lease.ResourceVersion)

@@ -9,6 +9,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -73,6 +74,13 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 		if res.err != nil {
 			c.log.Info("claim write failed; deciding again", "key", d.Key, "action", actionName(d.Action), "err", res.err)
 			res.lease = nil
+			if apierrors.IsConflict(res.err) || apierrors.IsAlreadyExists(res.err) {
+				// Our copy is old (the watch may lag after an outage):
+				// read the claim, so the next decision starts from it.
+				if got, err := leases.Get(ctx, ClaimLeaseName(d.Key), metav1.GetOptions{}); err == nil {
+					res.lease, res.err, res.refreshed = got, nil, true
+				}
+			}
 		}
 		c.send(res)
 	}()
