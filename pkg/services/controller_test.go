@@ -457,3 +457,48 @@ func TestNewTermKeepsOwnClaims(t *testing.T) {
 		t.Error("address not bound after the rewrite")
 	}
 }
+
+// TestSharedAddressOneClaim: two Services that share an address (same
+// key, different ports) get it both, and it is claimed and bound once —
+// the sharers are announced from one node by construction.
+func TestSharedAddressOneClaim(t *testing.T) {
+	c := fake.NewClientset()
+	nodes := []*node{startNode(t, c, "n1", false), startNode(t, c, "n2", false)}
+	shared := func(port int32) svcOpt {
+		return func(s *corev1.Service) {
+			s.Annotations = map[string]string{ipam.AnnotationLoadBalancerIPs: "203.0.113.9", ipam.AnnotationAllowSharedIP: "team"}
+			s.Spec.Ports = []corev1.ServicePort{{Protocol: corev1.ProtocolTCP, Port: port}}
+		}
+	}
+	for name, port := range map[string]int32{"http": 80, "https": 443} {
+		if _, err := c.CoreV1().Services("default").Create(context.Background(), lbService(name, shared(port)), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "both statuses and one binder", func() bool {
+		holders := 0
+		for _, n := range nodes {
+			if bound(n, "203.0.113.9") {
+				holders++
+			}
+		}
+		return slices.Equal(ingressOf(t, c, "http"), []string{"203.0.113.9"}) &&
+			slices.Equal(ingressOf(t, c, "https"), []string{"203.0.113.9"}) && holders == 1
+	})
+	// A third Service on the same address and a clashing port is refused.
+	if _, err := c.CoreV1().Services("default").Create(context.Background(), lbService("clash", shared(80)), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a Warning for the port clash", func() bool {
+		evs, _ := c.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == "clash" && e.Reason == ReasonAllocationFailed {
+				return true
+			}
+		}
+		return false
+	})
+	if got := ingressOf(t, c, "clash"); len(got) != 0 {
+		t.Errorf("clash got %v", got)
+	}
+}
