@@ -62,6 +62,7 @@ func TestServicesAllocate(t *testing.T) {
 	l.CreateService(lab.ServiceSpec{Name: "auto"})
 	l.CreateService(lab.ServiceSpec{Name: "other", Class: otherClass})
 	l.CreateService(lab.ServiceSpec{Name: "outside", Requested: []netip.Addr{outside}})
+	l.CreateService(lab.ServiceSpec{Name: "dual", DualStack: true})
 	created := time.Now()
 
 	reqAddr := checkIngress(t, l.WaitIngress("", "requested", serviceUp), requested)
@@ -70,7 +71,13 @@ func TestServicesAllocate(t *testing.T) {
 	autoAddr := checkIngress(t, l.WaitIngress("", "auto", serviceUp), netip.MustParseAddr("192.0.2.129"))
 	t.Logf("ingress after %v: requested %s, auto %s", time.Since(created).Round(time.Millisecond), reqAddr, autoAddr)
 
-	addrs := []netip.Addr{reqAddr, autoAddr}
+	// Dual stack: one address of each family, both from the pools.
+	dual := lab.IngressAddrs(l.WaitIngress("", "dual", serviceUp))
+	if len(dual) != 2 || !dual[0].Is4() || !dual[1].Is6() || !lab.ServicePool4.Contains(dual[0]) || !lab.ServicePool6.Contains(dual[1]) {
+		t.Fatalf("dual-stack Service: ingress %v; want an IPv4 address of %s, then an IPv6 one of %s", dual, lab.ServicePool4, lab.ServicePool6)
+	}
+
+	addrs := append([]netip.Addr{reqAddr, autoAddr}, dual...)
 	owners := waitBoundOnce(t, l, addrs, serviceUp)
 	for _, a := range addrs {
 		if who := l.WaitServed(a, 10*time.Second); who != owners[a] {

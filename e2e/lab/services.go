@@ -56,6 +56,8 @@ type ServiceSpec struct {
 	// IPv6 makes the Service IPv6 single-stack; default IPv4 single-stack
 	// (the API server's primary family).
 	IPv6 bool
+	// DualStack makes it RequireDualStack, IPv4 first.
+	DualStack bool
 }
 
 // NewService builds the Service s describes: type LoadBalancer, one TCP
@@ -95,6 +97,10 @@ func NewService(s ServiceSpec) *corev1.Service {
 	if s.IPv6 {
 		svc.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
 		svc.Spec.IPFamilyPolicy = ptr(corev1.IPFamilyPolicySingleStack)
+	}
+	if s.DualStack {
+		svc.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
+		svc.Spec.IPFamilyPolicy = ptr(corev1.IPFamilyPolicyRequireDualStack)
 	}
 	return svc
 }
