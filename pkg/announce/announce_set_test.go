@@ -337,12 +337,16 @@ func TestTakeoverIsAnnounceAll(t *testing.T) {
 func TestAnnounceThousandAddresses(t *testing.T) {
 	const n = 1000
 	set := make([]netip.Addr, 0, n)
+	// Documentation ranges only: 192.0.2.0/24 and 198.51.100.0/24 hold
+	// the 500 IPv4 addresses, 2001:db8::/32 the IPv6 ones.
 	for i := range n / 2 {
-		set = append(set,
-			netip.AddrFrom4([4]byte{10, 96, byte(i >> 8), byte(i)}),
-			netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}))
+		v4 := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		if i >= 256 {
+			v4 = netip.AddrFrom4([4]byte{198, 51, 100, byte(i - 256)})
+		}
+		set = append(set, v4, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}))
 	}
-	extra := netip.MustParseAddr("10.97.0.1")
+	extra := netip.MustParseAddr("203.0.113.1")
 
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeNet()
