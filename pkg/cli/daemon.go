@@ -189,21 +189,26 @@ func logFindings(log *slog.Logger, findings []doctor.Finding) {
 }
 
 // guardAdapter gives the keeper the guard's answers as the MACs of hosts
-// that say they hold the VIP. Another node's probe at the same moment is
-// not an answer: it does not hold the VIP either.
+// that say they hold the VIP.
 type guardAdapter struct{ g *guard.Guard }
 
 func (a guardAdapter) Watch(addrs []netip.Addr) { a.g.Watch(addrs) }
 
 func (a guardAdapter) Probe(ctx context.Context, addrs []netip.Addr, wait time.Duration) ([]net.HardwareAddr, error) {
-	claims, err := a.g.Probe(ctx, addrs, wait)
-	var holders []net.HardwareAddr
-	for _, c := range claims {
-		if c.Kind != guard.KindProbe {
-			holders = append(holders, c.MAC)
-		}
+	answers, err := probeAnswers(ctx, a.g, addrs, wait)
+	holders := make([]net.HardwareAddr, len(answers))
+	for i, c := range answers {
+		holders[i] = c.MAC
 	}
 	return holders, err
+}
+
+// probeAnswers probes addrs and keeps the answers of hosts that say they
+// hold an address. Another node's probe at the same moment is not an
+// answer: it does not hold the address either.
+func probeAnswers(ctx context.Context, g *guard.Guard, addrs []netip.Addr, wait time.Duration) ([]guard.Claim, error) {
+	claims, err := g.Probe(ctx, addrs, wait)
+	return slices.DeleteFunc(claims, func(c guard.Claim) bool { return c.Kind == guard.KindProbe }), err
 }
 
 // forwardClaims hands claims seen on the wire to the keeper, or for a

@@ -74,16 +74,14 @@ func (b lateBinder) SetServiceVIPs(ctx context.Context, addrs []netip.Addr) erro
 }
 
 // serviceProber gives the controller the addresses another host still
-// answers for. Another node's probe at the same moment is not an answer.
+// answers for.
 type serviceProber struct{ g *guard.Guard }
 
 func (p serviceProber) Probe(ctx context.Context, addrs []netip.Addr, wait time.Duration) ([]netip.Addr, error) {
-	claims, err := p.g.Probe(ctx, addrs, wait)
-	var answered []netip.Addr
-	for _, c := range claims {
-		if c.Kind != guard.KindProbe {
-			answered = append(answered, c.Addr)
-		}
+	answers, err := probeAnswers(ctx, p.g, addrs, wait)
+	answered := make([]netip.Addr, len(answers))
+	for i, c := range answers {
+		answered[i] = c.Addr
 	}
 	return answered, err
 }
