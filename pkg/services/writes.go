@@ -31,16 +31,7 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 	self := c.cfg.Node
 	term := st.term
 	c.log.Info("writing claim", "key", d.Key, "action", actionName(d.Action), "from", holderOf(cur), "to", d.To)
-	c.writes.Add(1)
-	go func() {
-		defer c.writes.Done()
-		select {
-		case c.writeSlot <- struct{}{}:
-		case <-ctx.Done():
-			c.send(claimWritten{key: d.Key, err: ctx.Err()})
-			return
-		}
-		defer func() { <-c.writeSlot }()
+	c.write(ctx, claimWritten{key: d.Key, err: context.Canceled}, func() event {
 		leases := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace)
 		res := claimWritten{key: d.Key, term: term, self: d.Action == owner.Take}
 		now := metav1.NowMicro()
@@ -82,6 +73,25 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 				}
 			}
 		}
+		return res
+	})
+}
+
+// write runs one API write in the background, at most Config.Writers at
+// once, and hands its result to the loop; if ctx ends before a slot is
+// free, the loop gets cancelled instead.
+func (c *Controller) write(ctx context.Context, cancelled event, do func() event) {
+	c.writes.Add(1)
+	go func() {
+		defer c.writes.Done()
+		select {
+		case c.writeSlot <- struct{}{}:
+		case <-ctx.Done():
+			c.send(cancelled)
+			return
+		}
+		res := do()
+		<-c.writeSlot
 		c.send(res)
 	}()
 }
@@ -252,16 +262,7 @@ func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress
 		return false
 	}
 	st.statusBusy[k] = true
-	c.writes.Add(1)
-	go func() {
-		defer c.writes.Done()
-		select {
-		case c.writeSlot <- struct{}{}:
-		case <-ctx.Done():
-			c.send(statusWritten{key: k, err: ctx.Err()})
-			return
-		}
-		defer func() { <-c.writeSlot }()
+	c.write(ctx, statusWritten{key: k, err: context.Canceled}, func() event {
 		res := statusWritten{key: k}
 		got, err := c.deps.Client.CoreV1().Services(s.Namespace).Patch(ctx, s.Name, types.MergePatchType, body, metav1.PatchOptions{}, "status")
 		if err != nil {
@@ -270,8 +271,8 @@ func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress
 		} else {
 			res.rv = rvOf(got.ResourceVersion)
 		}
-		c.send(res)
-	}()
+		return res
+	})
 	return true
 }
 
