@@ -95,19 +95,8 @@ func TestSettingsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Args(c.Settings())
-	want := []string{"--api-server=https://127.0.0.1:6443", "--vip=192.0.2.100", "--vip=2001:db8::100", "--interface=eth0",
-		"--lease-duration=6s", "--health-insecure-skip-verify=true", "--log-level=debug"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Args (-want +got):\n%s", diff)
-	}
-	again, err := Load(sources(got, nil, nil))
-	if err != nil {
-		t.Fatalf("the rendered flags do not load: %v", err)
-	}
-	if diff := cmp.Diff(c, again, cmpConfig...); diff != "" {
-		t.Errorf("round trip (-first +again):\n%s", diff)
-	}
+	checkArgsRoundTrip(t, c, []string{"--api-server=https://127.0.0.1:6443", "--vip=192.0.2.100", "--vip=2001:db8::100", "--interface=eth0",
+		"--lease-duration=6s", "--health-insecure-skip-verify=true", "--log-level=debug"})
 	if v, ok := c.Value("lease-namespace"); !ok || v != "kube-system" {
 		t.Errorf("Value(lease-namespace) = %q, %v; want the default", v, ok)
 	}

@@ -65,14 +65,70 @@ var cmpConfig = []cmp.Option{
 	cmpopts.IgnoreFields(health.Config{}, "Observe"),
 }
 
+// loadCase is one Load that must succeed: want edits defaults() into the
+// Config expected.
+type loadCase struct {
+	name  string
+	args  []string
+	env   map[string]string
+	files map[string]string
+	want  func(c *Config)
+}
+
+func runLoadCases(t *testing.T, tests []loadCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load(sources(tt.args, tt.env, tt.files))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			want := defaults()
+			tt.want(want)
+			if diff := cmp.Diff(want, got, cmpConfig...); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// checkLoadError: err is one line, a *Error naming source, and says text.
+func checkLoadError(t *testing.T, err error, source, text string) {
+	t.Helper()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Load error = %v, want a *config.Error", err)
+	}
+	if ce.Source != source {
+		t.Errorf("error source = %q, want %q (error: %v)", ce.Source, source, err)
+	}
+	if !strings.Contains(err.Error(), text) {
+		t.Errorf("error %q does not contain %q", err, text)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error must be one line: %q", err)
+	}
+}
+
+// checkArgsRoundTrip: c's non-default settings render as want, and those
+// flags load back into the same Config.
+func checkArgsRoundTrip(t *testing.T, c *Config, want []string) {
+	t.Helper()
+	got := Args(c.Settings())
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Args (-want +got):\n%s", diff)
+	}
+	again, err := Load(sources(got, nil, nil))
+	if err != nil {
+		t.Fatalf("the rendered flags do not load: %v", err)
+	}
+	if diff := cmp.Diff(c, again, cmpConfig...); diff != "" {
+		t.Errorf("round trip (-first +again):\n%s", diff)
+	}
+}
+
 func TestLoad(t *testing.T) {
-	tests := []struct {
-		name  string
-		args  []string
-		env   map[string]string
-		files map[string]string
-		want  func(c *Config)
-	}{
+	runLoadCases(t, []loadCase{
 		{name: "defaults", args: minimal, want: func(*Config) {}},
 		{
 			name: "issue example",
@@ -159,20 +215,7 @@ func TestLoad(t *testing.T) {
 			files: map[string]string{"/e.yaml": "# nothing\n"},
 			want:  func(*Config) {},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Load(sources(tt.args, tt.env, tt.files))
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			want := defaults()
-			tt.want(want)
-			if diff := cmp.Diff(want, got, cmpConfig...); diff != "" {
-				t.Errorf("config (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -225,19 +268,7 @@ func TestLoadErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(sources(tt.args, tt.env, tt.files))
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("Load error = %v, want a *config.Error", err)
-			}
-			if ce.Source != tt.source {
-				t.Errorf("error source = %q, want %q (error: %v)", ce.Source, tt.source, err)
-			}
-			if !strings.Contains(err.Error(), tt.text) {
-				t.Errorf("error %q does not contain %q", err, tt.text)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error must be one line: %q", err)
-			}
+			checkLoadError(t, err, tt.source, tt.text)
 		})
 	}
 }

@@ -17,13 +17,7 @@ var servicesOnly = []string{"--interface", "eth0", "--services", "--services-poo
 var bluePool = ipam.PoolSpec{Name: "blue", Addresses: []string{"203.0.113.0/28"}}
 
 func TestLoadServices(t *testing.T) {
-	tests := []struct {
-		name  string
-		args  []string
-		env   map[string]string
-		files map[string]string
-		want  func(c *Config)
-	}{
+	runLoadCases(t, []loadCase{
 		{
 			name: "services without a VIP",
 			args: servicesOnly,
@@ -96,20 +90,7 @@ func TestLoadServices(t *testing.T) {
 			args: append([]string{"--services=false", "--services-default-class=false"}, minimal...),
 			want: func(c *Config) {},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Load(sources(tt.args, tt.env, tt.files))
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			want := defaults()
-			tt.want(want)
-			if diff := cmp.Diff(want, got, cmpConfig...); diff != "" {
-				t.Errorf("config (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestLoadServicesErrors(t *testing.T) {
@@ -160,21 +141,9 @@ func TestLoadServicesErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(sources(tt.args, tt.env, tt.files))
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("Load error = %v, want a *config.Error", err)
-			}
-			if ce.Source != tt.source {
-				t.Errorf("error source = %q, want %q (error: %v)", ce.Source, tt.source, err)
-			}
-			if !strings.Contains(err.Error(), tt.text) {
-				t.Errorf("error %q does not contain %q", err, tt.text)
-			}
+			checkLoadError(t, err, tt.source, tt.text)
 			if got := errors.Is(err, ipam.ErrInvalidPool); got != tt.invalid {
 				t.Errorf("errors.Is(err, ipam.ErrInvalidPool) = %v, want %v (error: %v)", got, tt.invalid, err)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error must be one line: %q", err)
 			}
 		})
 	}
@@ -212,19 +181,8 @@ func TestServicesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Args(c.Settings())
-	want := []string{"--interface=eth0", "--services=true", "--services-default-class=true",
-		"--services-pool=pool=blue;addresses=203.0.113.0/28;pool=red;addresses=198.51.100.0/28", "--services-qps=12.5"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Args (-want +got):\n%s", diff)
-	}
-	again, err := Load(sources(got, nil, nil))
-	if err != nil {
-		t.Fatalf("the rendered flags do not load: %v", err)
-	}
-	if diff := cmp.Diff(c, again, cmpConfig...); diff != "" {
-		t.Errorf("round trip (-first +again):\n%s", diff)
-	}
+	checkArgsRoundTrip(t, c, []string{"--interface=eth0", "--services=true", "--services-default-class=true",
+		"--services-pool=pool=blue;addresses=203.0.113.0/28;pool=red;addresses=198.51.100.0/28", "--services-qps=12.5"})
 }
 
 // FuzzPoolItems: splitting a value into pools loses and adds nothing, and
