@@ -149,7 +149,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		// client's timeout (renew deadline / 2).
 		ReleaseTimeout: cfg.RenewDeadline + time.Second,
 	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd}, Elect: obs.elect(el.Start),
-		Observer: obs.observer()}, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
+		Observer: obs.observer()}, nil, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
 	if err := obs.watch(k, wd, ann); err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func newServices(cfg *config.Config, restCfg *rest.Config, clients *kube.Clients
 		Prober:    serviceProber{grd},
 		NodeLease: nodeLease,
 		Observer:  obs,
-	}, log)
+	}, nil, log)
 	if err != nil {
 		return nil, nil, &config.Error{Source: "--services-pool", Err: err}
 	}

@@ -15,33 +15,6 @@ type event interface {
 	apply(ctx context.Context, k *Keeper)
 }
 
-func (k *Keeper) send(ev event) {
-	select {
-	case k.events <- ev:
-	case <-k.done:
-	}
-}
-
-// Notify hands an election event to the loop (the election's notify).
-func (k *Keeper) Notify(ev election.Event) { k.send(electionEvent(ev)) }
-
-// Health reports the node's health; reason says why it is unhealthy.
-func (k *Keeper) Health(healthy bool, reason string) {
-	k.send(healthEvent{healthy: healthy, reason: reason})
-}
-
-// APIReachable reports the watchdog's verdict.
-func (k *Keeper) APIReachable(up bool) { k.send(apiEvent(up)) }
-
-// Claimed reports another host claiming one of our VIPs on the wire.
-func (k *Keeper) Claimed(addr netip.Addr, mac net.HardwareAddr, kind string) {
-	k.send(claimEvent{addr: addr, mac: mac, kind: kind})
-}
-
-// Restored tells the loop that the binder re-added addr after someone
-// removed it, so that it is announced again.
-func (k *Keeper) Restored(addr netip.Addr) { k.send(restoredEvent(addr)) }
-
 type electionEvent election.Event
 
 func (e electionEvent) apply(ctx context.Context, k *Keeper) {

@@ -89,13 +89,12 @@ type Deps struct {
 // callbacks, health and API reachability changes, claims seen on the wire,
 // the binder's restore notices, shutdown — reaches it as an event.
 type Keeper struct {
+	*Inbox // the loop's inputs; closed when Start returns
+
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
 	now  func() time.Time
-
-	events chan event
-	done   chan struct{} // closed when Start returns; unblocks senders
 
 	// State below is owned by the loop goroutine (Start) alone.
 	healthy     bool
@@ -118,20 +117,20 @@ type Keeper struct {
 	announced []netip.Addr // the set last handed to the announcer and guard
 }
 
-// New returns a Keeper; it starts nothing.
-func New(cfg Config, deps Deps, log *slog.Logger) *Keeper {
+// New returns a Keeper reading in (a new Inbox if nil); it starts nothing.
+func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) *Keeper {
 	if cfg.OnOutage == "" {
 		cfg.OnOutage = Release
 	}
+	if in == nil {
+		in = NewInbox()
+	}
 	return &Keeper{
-		cfg:  cfg,
-		deps: deps,
-		log:  log.With("component", "keeper"),
-		now:  time.Now,
-		// Events are few (a handful per second at most); the buffer lets
-		// senders return while the loop is binding.
-		events:  make(chan event, 64),
-		done:    make(chan struct{}),
+		Inbox:   in,
+		cfg:     cfg,
+		deps:    deps,
+		log:     log.With("component", "keeper"),
+		now:     time.Now,
 		healthy: cfg.Healthy,
 		apiUp:   true,
 	}
@@ -141,7 +140,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) *Keeper {
 // the order that lets a peer take over at once: withdraw and unbind the VIP,
 // then stop the election, which releases the lease.
 func (k *Keeper) Start(ctx context.Context) error {
-	defer close(k.done)
+	defer k.stop()
 	k.deadline = stoppedTimer()
 	k.grace = stoppedTimer()
 	defer k.deadline.Stop()

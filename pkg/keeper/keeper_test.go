@@ -106,7 +106,7 @@ func start(t *testing.T, cfg Config, withGuard bool) *harness {
 	if withGuard {
 		deps.Guard = r
 	}
-	k := New(cfg, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	k := New(cfg, deps, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(t.Context())
 	h := &harness{Keeper: k, r: r, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- k.Start(ctx) }()

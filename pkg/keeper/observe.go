@@ -2,7 +2,6 @@ package keeper
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"time"
 )
@@ -117,36 +116,6 @@ func (k *Keeper) setLeading(leading bool) {
 		k.observe(Transition{Change: Acquired, Term: k.term})
 	} else {
 		k.observe(Transition{Change: Lost, Term: k.term})
-	}
-}
-
-// ErrStopped is returned by Ping once the loop has ended.
-var ErrStopped = errors.New("keeper loop stopped")
-
-// Ping returns nil when the loop answers, ctx's error when it does not
-// answer before ctx ends (it is stuck, or not started), and ErrStopped
-// when it has ended. A liveness check.
-func (k *Keeper) Ping(ctx context.Context) error {
-	reply := make(chan struct{})
-	return k.roundTrip(ctx, pingEvent(reply), reply)
-}
-
-// roundTrip sends ev to the loop and waits until it closes done.
-func (k *Keeper) roundTrip(ctx context.Context, ev event, done <-chan struct{}) error {
-	select {
-	case k.events <- ev:
-	case <-k.done:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-		return nil
-	case <-k.done:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -50,7 +50,7 @@ func startObserved(t *testing.T, cfg Config) (*harness, *transitions) {
 	r := &recorder{}
 	obs := &transitions{}
 	deps := Deps{Binder: r, Announcer: r, Election: r, Elect: r.run, Observer: Observers{obs, nil}}
-	k := New(cfg, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	k := New(cfg, deps, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(t.Context())
 	h := &harness{Keeper: k, r: r, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- k.Start(ctx) }()
@@ -192,7 +192,7 @@ func TestPing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := &recorder{}
 		b := blockingBinder{block: make(chan struct{})}
-		k := New(baseConfig, Deps{Binder: b, Announcer: r, Election: r, Elect: r.run}, slog.New(slog.DiscardHandler))
+		k := New(baseConfig, Deps{Binder: b, Announcer: r, Election: r, Elect: r.run}, nil, slog.New(slog.DiscardHandler))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- k.Start(ctx) }()

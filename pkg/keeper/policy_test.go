@@ -64,7 +64,7 @@ func TestStartsUnhealthy(t *testing.T) {
 		cfg := baseConfig
 		cfg.Healthy = false
 		r := &recorder{}
-		k := New(cfg, Deps{Binder: r, Announcer: r, Election: r, Elect: r.run}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		k := New(cfg, Deps{Binder: r, Announcer: r, Election: r, Elect: r.run}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- k.Start(ctx) }()
@@ -276,7 +276,7 @@ func TestHungElection(t *testing.T) {
 		block := make(chan struct{})
 		defer close(block)
 		k := New(baseConfig, Deps{Binder: r, Announcer: r, Election: r,
-			Elect: func(context.Context) error { <-block; return nil }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			Elect: func(context.Context) error { <-block; return nil }}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- k.Start(ctx) }()

@@ -6,17 +6,6 @@ import (
 	"slices"
 )
 
-// SetServiceVIPs hands the loop the Service VIPs this node may bind now
-// (the services controller's claims, probed). It returns once the binder
-// holds exactly that set — or, for a node that is unhealthy, none of it —
-// so a caller that drops an address may hand it to another node as soon
-// as SetServiceVIPs returns nil. It fails only when ctx ends or the loop
-// has stopped, and then nothing is known about the binder.
-func (k *Keeper) SetServiceVIPs(ctx context.Context, addrs []netip.Addr) error {
-	done := make(chan struct{})
-	return k.roundTrip(ctx, serviceEvent{addrs: slices.Clone(addrs), done: done}, done)
-}
-
 type serviceEvent struct {
 	addrs []netip.Addr
 	done  chan struct{}

@@ -96,7 +96,7 @@ func TestServiceVIPs(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		r := &setRecorder{}
-		k := New(baseConfig, Deps{Binder: r, Announcer: r, Election: r, Elect: r.run}, slog.New(slog.DiscardHandler))
+		k := New(baseConfig, Deps{Binder: r, Announcer: r, Election: r, Elect: r.run}, nil, slog.New(slog.DiscardHandler))
 		ctx, cancel := context.WithCancel(t.Context())
 		h := &harness{Keeper: k, cancel: cancel, done: make(chan error, 1)}
 		go func() { h.done <- k.Start(ctx) }()
@@ -134,7 +134,7 @@ func TestServicesOnly(t *testing.T) {
 		cfg := baseConfig
 		cfg.VIPs = nil
 		elect := func(context.Context) error { return fmt.Errorf("no election expected") }
-		k := New(cfg, Deps{Binder: r, Announcer: r, Elect: elect}, slog.New(slog.DiscardHandler))
+		k := New(cfg, Deps{Binder: r, Announcer: r, Elect: elect}, nil, slog.New(slog.DiscardHandler))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- k.Start(ctx) }()

@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
 
@@ -111,17 +110,15 @@ type Observer interface {
 // owns its state; informers, the node Lease, writes and probes reach it as
 // events.
 type Controller struct {
+	*Inbox // the loop's inputs; closed when Start returns
+
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
 	now  func() time.Time
 
-	events chan event
-	wake   chan struct{} // a Service or EndpointSlice changed; capacity 1
-	done   chan struct{}
-
-	stopOnce sync.Once
-	pools    *ipam.Allocator // only to check addresses against the pools
+	wake  chan struct{}   // a Service or EndpointSlice changed; capacity 1
+	pools *ipam.Allocator // only to check addresses against the pools
 	// transform runs on every object the informers store (trim); tests
 	// whose fake API shares objects between watchers copy first.
 	transform func(any) (any, error)
@@ -137,8 +134,9 @@ type Controller struct {
 	st state // owned by the loop
 }
 
-// New returns a Controller; it starts nothing.
-func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
+// New returns a Controller reading in (a new Inbox if nil); it starts
+// nothing.
+func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error) {
 	if cfg.Node == "" || cfg.Namespace == "" {
 		return nil, errors.New("services: node name and namespace are required")
 	}
@@ -152,14 +150,16 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 	if cfg.Writers <= 0 {
 		cfg.Writers = 16
 	}
+	if in == nil {
+		in = NewInbox()
+	}
 	c := &Controller{
+		Inbox:     in,
 		cfg:       cfg,
 		deps:      deps,
 		log:       log.With("component", "services"),
 		now:       time.Now,
-		events:    make(chan event, 1024),
 		wake:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
 		writeSlot: make(chan struct{}, cfg.Writers),
 		pools:     pools,
 		transform: trim,
@@ -168,38 +168,11 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 	return c, nil
 }
 
-// NodeLeaseEvent hands the loop an event of this node's own Lease.
-func (c *Controller) NodeLeaseEvent(ev election.Event) { c.send(nodeLeaseEvent(ev)) }
-
-// Health reports the node's health.
-func (c *Controller) Health(healthy bool) { c.send(healthEvent(healthy)) }
-
-// APIReachable reports the watchdog's verdict.
-func (c *Controller) APIReachable(up bool) { c.send(apiEvent(up)) }
-
-// Drain tells the controller that the node is shutting down: from now on
-// it takes no claims and runs no allocator, so peers need not wait for
-// what it would have taken. Its node Lease is released when Start returns.
-func (c *Controller) Drain() { c.send(drainEvent{}) }
-
-// Claimed reports another host claiming addr on the wire.
-func (c *Controller) Claimed(addr netip.Addr) { c.send(wireClaimEvent(addr)) }
-
-// stop ends the loop's inbox: senders return at once from now on.
-func (c *Controller) stop() { c.stopOnce.Do(func() { close(c.done) }) }
-
 // poke tells the loop to look again, without blocking.
 func (c *Controller) poke() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
-	}
-}
-
-func (c *Controller) send(ev event) {
-	select {
-	case c.events <- ev:
-	case <-c.done:
 	}
 }
 

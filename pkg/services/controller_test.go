@@ -126,7 +126,7 @@ func startNode(t *testing.T, client kubernetes.Interface, name string, defaultCl
 		Node: name, Namespace: ns, DefaultClass: defaultClass, Pools: testPools,
 		LeaseDuration: time.Second, RenewDeadline: 600 * time.Millisecond, SafetyMargin: 200 * time.Millisecond,
 		Healthy: true,
-	}, Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease}, slog.New(slog.DiscardHandler))
+	}, Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,54 @@
+package services
+
+import (
+	"net/netip"
+	"sync"
+
+	"github.com/vipkeeper/vipkeeper/pkg/election"
+)
+
+// Inbox is how the rest of the daemon reaches the controller's loop. It is
+// built first and handed to the components that report to the loop (the
+// node Lease's election, the health prober, the watchdog, the guard) and
+// then to New, so that no component needs the Controller itself. Senders
+// block until the loop takes the event, and return at once after the loop
+// has ended.
+type Inbox struct {
+	events   chan event
+	done     chan struct{} // closed when the loop ends; unblocks senders
+	stopOnce sync.Once
+}
+
+// NewInbox returns an empty Inbox.
+func NewInbox() *Inbox {
+	// A burst of Lease events (a thousand claims after an informer
+	// restart) should not block the informers' goroutines.
+	return &Inbox{events: make(chan event, 1024), done: make(chan struct{})}
+}
+
+// stop ends the inbox: senders return at once from now on.
+func (in *Inbox) stop() { in.stopOnce.Do(func() { close(in.done) }) }
+
+func (in *Inbox) send(ev event) {
+	select {
+	case in.events <- ev:
+	case <-in.done:
+	}
+}
+
+// NodeLeaseEvent hands the loop an event of this node's own Lease.
+func (in *Inbox) NodeLeaseEvent(ev election.Event) { in.send(nodeLeaseEvent(ev)) }
+
+// Health reports the node's health.
+func (in *Inbox) Health(healthy bool) { in.send(healthEvent(healthy)) }
+
+// APIReachable reports the watchdog's verdict.
+func (in *Inbox) APIReachable(up bool) { in.send(apiEvent(up)) }
+
+// Drain tells the controller that the node is shutting down: from now on
+// it takes no claims and runs no allocator, so peers need not wait for
+// what it would have taken. Its node Lease is released when Start returns.
+func (in *Inbox) Drain() { in.send(drainEvent{}) }
+
+// Claimed reports another host claiming addr on the wire.
+func (in *Inbox) Claimed(addr netip.Addr) { in.send(wireClaimEvent(addr)) }
