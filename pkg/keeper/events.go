@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
+	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
 // event is one input of the loop; apply runs on the loop goroutine.
@@ -18,47 +19,40 @@ type event interface {
 type electionEvent election.Event
 
 func (e electionEvent) apply(ctx context.Context, k *Keeper) {
-	switch e.Kind {
-	case election.Elected:
-		if e.Term <= k.lostUpTo {
-			k.log.Debug("ignoring election of an ended term", "term", e.Term)
-			return
-		}
-		// Terms run one after another: a new term means every earlier
-		// one has ended, even if its Lost is still on its way.
-		k.lostUpTo = max(k.lostUpTo, e.Term-1)
-		k.term = e.Term
+	if e.Kind == election.Leader {
+		k.leaderSeen(ctx, e.Identity)
+		return
+	}
+	switch k.tenure.Election(election.Event(e)) {
+	case tenure.Began:
 		k.setLeading(true)
-		k.grace.Stop()
 		k.takeOver(ctx)
-	case election.Lost:
-		k.lostUpTo = max(k.lostUpTo, e.Term)
-		if !k.leading || k.term > e.Term {
-			return
-		}
+	case tenure.Ended:
 		k.setLeading(false)
 		k.stopProbe()
 		if k.bound {
-			k.maybeRide(ctx, ReasonLeaseLost, "lease lost")
+			k.check(ctx, ReasonLeaseLost)
 		}
-	case election.Renewed:
-		if e.At.After(k.lastRenew) {
-			k.lastRenew = e.At
-			k.armDeadline()
-		}
-		if k.leading && !k.ridingSince.IsZero() {
+	case tenure.Renewed:
+		k.armRecheck()
+		if k.tenure.Leading() && !k.ridingSince.IsZero() {
 			k.log.Info("lease renewed; no longer riding through", "rode_through", k.now().Sub(k.ridingSince).Round(time.Millisecond))
 			k.ridingSince = time.Time{}
 		}
-	case election.Leader:
-		if e.Identity == k.leader {
-			return
-		}
-		k.leader = e.Identity
-		k.log.Info("leader observed", "leader", e.Identity)
-		if k.bound && !k.leading && e.Identity != "" && e.Identity != k.cfg.Identity {
-			k.unbind(ctx, ReasonOtherLeader, "another node holds the lease: "+e.Identity)
-		}
+	}
+}
+
+// leaderSeen: the election reports who holds the Lease. A node that holds
+// the VIP without leading (riding through an outage) gives it up as soon
+// as another node is seen holding the Lease.
+func (k *Keeper) leaderSeen(ctx context.Context, identity string) {
+	if identity == k.leader {
+		return
+	}
+	k.leader = identity
+	k.log.Info("leader observed", "leader", identity)
+	if k.bound && !k.tenure.Leading() && identity != "" && identity != k.cfg.Identity {
+		k.unbind(ctx, ReasonOtherLeader, "another node holds the lease: "+identity)
 	}
 }
 
@@ -68,10 +62,9 @@ type healthEvent struct {
 }
 
 func (e healthEvent) apply(ctx context.Context, k *Keeper) {
-	if e.healthy == k.healthy {
+	if !k.tenure.SetHealthy(e.healthy) {
 		return
 	}
-	k.healthy = e.healthy
 	if e.healthy {
 		k.log.Info("healthy; campaigning")
 		k.setCandidate(true)
@@ -87,15 +80,12 @@ func (e healthEvent) apply(ctx context.Context, k *Keeper) {
 type apiEvent bool
 
 func (e apiEvent) apply(ctx context.Context, k *Keeper) {
-	k.apiUp = bool(e)
-	if k.apiUp && k.bound && !k.leading {
-		// Riding through: the API is back, so the lease decides again.
-		// Our own record lets us renew at once; if we cannot, another
-		// node may have it.
-		k.grace.Reset(k.cfg.RenewDeadline)
-	}
-	if !k.apiUp && k.bound && k.pastDeadline() {
-		k.maybeRide(ctx, ReasonDeadline, "lease expiring")
+	k.tenure.SetAPI(bool(e), k.now())
+	if k.bound {
+		// Back: a holder riding through may keep the VIP for a renew
+		// deadline, to renew. Gone: the ride may begin (or, with policy
+		// release, nothing changes before the deadline).
+		k.check(ctx, "")
 	}
 }
 
@@ -109,7 +99,7 @@ func (e claimEvent) apply(ctx context.Context, k *Keeper) {
 	if !k.bound {
 		return
 	}
-	if k.leading && !k.pastDeadline() {
+	if k.tenure.KeepAgainst(k.now(), k.heldTerm) {
 		// Our lease is valid: the claimant is wrong (a misconfigured
 		// host, or a peer with a stale view). Win the caches back.
 		k.log.Warn("another host claims the VIP while we hold a valid lease; announcing", "vip", e.addr, "mac", e.mac.String(), "kind", e.kind)
@@ -145,7 +135,7 @@ func (e probeDone) apply(ctx context.Context, k *Keeper) {
 		return // superseded
 	}
 	k.probing = 0
-	if !k.leading || k.term != e.term || k.bound {
+	if !k.tenure.Leading() || k.tenure.Term() != e.term || k.bound {
 		return
 	}
 	if len(e.holders) > 0 {
@@ -161,3 +151,7 @@ func macs(hw []net.HardwareAddr) []string {
 	}
 	return s
 }
+
+type pingEvent chan struct{}
+
+func (e pingEvent) apply(context.Context, *Keeper) { close(e) }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
 // binder owns the node's VIP addresses (pkg/vip).
@@ -71,6 +73,18 @@ type Config struct {
 	ReleaseTimeout time.Duration
 }
 
+// rules is the tenure's configuration: the same rules as every other
+// holder of addresses.
+func (c Config) rules() tenure.Config {
+	return tenure.Config{
+		LeaseDuration: c.LeaseDuration,
+		SafetyMargin:  c.SafetyMargin,
+		RenewDeadline: c.RenewDeadline,
+		Hold:          c.OnOutage == Hold,
+		ProbeBudget:   c.ProbeBudget,
+	}
+}
+
 // Deps are the components the loop drives. Guard may be nil.
 type Deps struct {
 	Binder    binder
@@ -97,18 +111,14 @@ type Keeper struct {
 	now  func() time.Time
 
 	// State below is owned by the loop goroutine (Start) alone.
-	healthy     bool
-	apiUp       bool
-	leading     bool
-	term        uint64 // the term we lead, while leading
-	lostUpTo    uint64 // every term <= lostUpTo has ended
-	leader      string // the holder last reported by the election
-	bound       bool   // the VIP is ours on this node
-	probing     uint64 // term whose pre-bind probe is under way, 0 if none
+	tenure      *tenure.Tenure // term, deadline, ride-through: the shared rules
+	acquired    bool           // Acquired was reported and Lost not yet
+	leader      string         // the holder last reported by the election
+	bound       bool           // the VIP is ours on this node
+	heldTerm    uint64         // the term we bound or kept the VIP under
+	probing     uint64         // term whose pre-bind probe is under way, 0 if none
 	cancelProbe context.CancelFunc
-	lastRenew   time.Time // start of our last successful lease write
-	deadline    *time.Timer
-	grace       *time.Timer // riding through: time to renew after the API is back
+	recheck     *time.Timer // when the tenure's verdict must be asked again
 	since       time.Time
 	ridingSince time.Time
 	// svc is the Service VIPs the services controller may bind now
@@ -126,13 +136,12 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) *Keeper {
 		in = NewInbox()
 	}
 	return &Keeper{
-		Inbox:   in,
-		cfg:     cfg,
-		deps:    deps,
-		log:     log.With("component", "keeper"),
-		now:     time.Now,
-		healthy: cfg.Healthy,
-		apiUp:   true,
+		Inbox:  in,
+		cfg:    cfg,
+		deps:   deps,
+		log:    log.With("component", "keeper"),
+		now:    time.Now,
+		tenure: tenure.New(cfg.rules(), cfg.Healthy),
 	}
 }
 
@@ -141,12 +150,10 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) *Keeper {
 // then stop the election, which releases the lease.
 func (k *Keeper) Start(ctx context.Context) error {
 	defer k.stop()
-	k.deadline = stoppedTimer()
-	k.grace = stoppedTimer()
-	defer k.deadline.Stop()
-	defer k.grace.Stop()
+	k.recheck = stoppedTimer()
+	defer k.recheck.Stop()
 
-	k.setCandidate(k.healthy)
+	k.setCandidate(k.tenure.Healthy())
 	electCtx, stopElection := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopElection()
 	// With no control-plane VIP (services only) there is no election to
@@ -180,12 +187,8 @@ func (k *Keeper) Start(ctx context.Context) error {
 			return err
 		case ev := <-k.events:
 			ev.apply(ctx, k)
-		case <-k.deadline.C:
-			k.onDeadline(ctx)
-		case <-k.grace.C:
-			if k.bound && !k.leading {
-				k.unbind(ctx, ReasonAPIBack, "lease not renewed after the API server came back")
-			}
+		case <-k.recheck.C:
+			k.check(ctx, "")
 		}
 	}
 }

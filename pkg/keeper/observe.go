@@ -1,7 +1,6 @@
 package keeper
 
 import (
-	"context"
 	"net/netip"
 	"time"
 )
@@ -108,17 +107,13 @@ func (k *Keeper) observe(t Transition) {
 
 // setLeading records a change of leadership and reports it.
 func (k *Keeper) setLeading(leading bool) {
-	if k.leading == leading {
+	if k.acquired == leading {
 		return
 	}
-	k.leading = leading
+	k.acquired = leading
 	if leading {
-		k.observe(Transition{Change: Acquired, Term: k.term})
+		k.observe(Transition{Change: Acquired, Term: k.tenure.Term()})
 	} else {
-		k.observe(Transition{Change: Lost, Term: k.term})
+		k.observe(Transition{Change: Lost, Term: k.tenure.Term()})
 	}
 }
-
-type pingEvent chan struct{}
-
-func (e pingEvent) apply(context.Context, *Keeper) { close(e) }

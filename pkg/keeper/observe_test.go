@@ -76,13 +76,13 @@ func TestObserverTransitions(t *testing.T) {
 		{"unhealthy", nil, func(h *harness) { h.Notify(ev(E, 1)); h.Health(false, "link down") },
 			[]string{"acquired term=1", "bound", `unbound unhealthy "link down"`}},
 		{"another leader while riding", func(c *Config) { c.OnOutage = Hold }, func(h *harness) {
-			h.Notify(ev(E, 1))
+			win(h, 1) // the acquiring write is reported before the term
 			h.APIReachable(false)
 			h.Notify(ev(L, 1))
 			h.Notify(election.Event{Kind: election.Leader, Identity: "n2"})
 		}, []string{"acquired term=1", "bound", "lost term=1", `unbound other_leader "another node holds the lease: n2"`}},
 		{"claimed after losing", func(c *Config) { c.OnOutage = Hold }, func(h *harness) {
-			h.Notify(ev(E, 1))
+			win(h, 1) // the acquiring write is reported before the term
 			h.APIReachable(false)
 			h.Notify(ev(L, 1))
 			h.Claimed(vips[0], net.HardwareAddr{2, 0, 0, 0, 0, 2}, "arp")

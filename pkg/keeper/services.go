@@ -59,7 +59,7 @@ func (k *Keeper) announcedServices() []netip.Addr {
 // serviceVIPs is the Service VIPs the node binds: those the controller
 // asked for, while the node is healthy.
 func (k *Keeper) serviceVIPs() []netip.Addr {
-	if !k.healthy {
+	if !k.tenure.Healthy() {
 		return nil
 	}
 	return k.svc

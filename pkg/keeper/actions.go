@@ -4,20 +4,23 @@ import (
 	"context"
 	"net"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
 // takeOver runs after winning a term: probe for a current holder, then
 // bind and announce. A holder riding through an outage is already bound.
 func (k *Keeper) takeOver(ctx context.Context) {
 	if k.bound {
-		k.log.Info("lease renewed; keeping the VIP", "vip", k.cfg.VIPs, "term", k.term,
+		k.log.Info("lease renewed; keeping the VIP", "vip", k.cfg.VIPs, "term", k.tenure.Term(),
 			"rode_through", k.now().Sub(k.ridingSince).Round(time.Millisecond))
 		k.ridingSince = time.Time{}
-		k.armDeadline()
+		k.heldTerm = k.tenure.Term()
+		k.armRecheck()
 		k.announce(k.cfg.VIPs)
 		return
 	}
-	if !k.healthy {
+	if !k.tenure.Healthy() {
 		return // the candidacy is being withdrawn; the release follows
 	}
 	if k.deps.Guard == nil || k.cfg.ProbeWait <= 0 {
@@ -26,8 +29,8 @@ func (k *Keeper) takeOver(ctx context.Context) {
 	}
 	k.stopProbe()
 	pctx, cancel := context.WithCancel(ctx)
-	k.probing, k.cancelProbe = k.term, cancel
-	go k.probe(pctx, k.term)
+	k.probing, k.cancelProbe = k.tenure.Term(), cancel
+	go k.probe(pctx, k.tenure.Term(), k.cfg.rules())
 }
 
 // probe asks, round after round, whether another host still answers for
@@ -35,7 +38,9 @@ func (k *Keeper) takeOver(ctx context.Context) {
 // reports to the loop when nobody does or the budget is spent. A holder
 // riding through an outage yields when it sees our probe, so the second
 // round usually finds the VIP free: no instant with two owners.
-func (k *Keeper) probe(ctx context.Context, term uint64) {
+// It runs beside the loop and reads only its arguments (rules is the
+// tenure's configuration, which decides when to stop waiting).
+func (k *Keeper) probe(ctx context.Context, term uint64, rules tenure.Config) {
 	start := k.now()
 	var holders []net.HardwareAddr
 	for {
@@ -49,7 +54,7 @@ func (k *Keeper) probe(ctx context.Context, term uint64) {
 			holders = nil
 			break
 		}
-		if len(holders) == 0 || k.now().Sub(start) >= k.cfg.ProbeBudget {
+		if rules.Probe(start, k.now(), len(holders) > 0) != tenure.Wait {
 			break
 		}
 		k.log.Info("VIP still answered by another host; waiting for it to yield", "macs", macs(holders))
@@ -68,6 +73,7 @@ func (k *Keeper) stopProbe() {
 func (k *Keeper) bind(ctx context.Context) {
 	start := k.now()
 	k.bound = true
+	k.heldTerm = k.tenure.Term()
 	added, err := k.deps.Binder.Set(ctx, k.desired())
 	if err != nil {
 		// The binder keeps the desired set and retries on its own
@@ -76,11 +82,11 @@ func (k *Keeper) bind(ctx context.Context) {
 	}
 	k.announce(k.cfg.VIPs)
 	k.since = start
-	k.armDeadline()
+	k.armRecheck()
 	took := k.now().Sub(start)
-	k.log.Info("became leader; VIP bound", "vip", k.cfg.VIPs, "added", added, "term", k.term,
+	k.log.Info("became leader; VIP bound", "vip", k.cfg.VIPs, "added", added, "term", k.tenure.Term(),
 		"took_ms", took.Milliseconds())
-	k.observe(Transition{Change: Bound, Term: k.term, Took: took})
+	k.observe(Transition{Change: Bound, Term: k.tenure.Term(), Took: took})
 }
 
 // unbind withdraws and removes the VIP. It is also called when nothing is
@@ -89,9 +95,9 @@ func (k *Keeper) unbind(ctx context.Context, reason Reason, detail string) {
 	start := k.now()
 	was := k.bound
 	k.bound = false
+	k.heldTerm = 0
 	k.ridingSince = time.Time{}
-	k.deadline.Stop()
-	k.grace.Stop()
+	k.recheck.Stop()
 	if was || len(k.announced) > 0 {
 		k.announce(nil)
 	}
@@ -106,43 +112,55 @@ func (k *Keeper) unbind(ctx context.Context, reason Reason, detail string) {
 	}
 }
 
-// maybeRide decides what a holder does when its lease may be gone: ride
-// through an API outage (policy hold, API unreachable from here), or drop
-// the VIP.
-func (k *Keeper) maybeRide(ctx context.Context, reason Reason, detail string) {
-	if k.cfg.OnOutage == Hold && !k.apiUp {
-		if k.ridingSince.IsZero() {
-			k.ridingSince = k.now()
-			k.log.Warn("API server unreachable; holding the VIP until another node claims it", "vip", k.cfg.VIPs, "reason", reason, "detail", detail)
-		}
+// check asks the tenure whether the node may still hold the VIP, and
+// unbinds it if not. trigger names the event that asked (a lost term);
+// without one the reason is the tenure's own (the deadline passed, the
+// API server is unreachable, the ride through an outage ended).
+func (k *Keeper) check(ctx context.Context, trigger Reason) {
+	if !k.bound {
 		return
 	}
-	if reason == ReasonDeadline && !k.apiUp {
-		reason = ReasonAPIUnreachable
+	v := k.tenure.MayHold(k.now())
+	if v.OK {
+		if v.Why == tenure.Riding && k.ridingSince.IsZero() {
+			k.ridingSince = k.now()
+			k.log.Warn("API server unreachable; holding the VIP until another node claims it", "vip", k.cfg.VIPs, "trigger", trigger)
+		}
+		k.armRecheck()
+		return
+	}
+	reason, detail := reasonOf(v.Why)
+	if trigger != "" {
+		reason = trigger
 	}
 	k.unbind(ctx, reason, detail)
 }
 
-// deadline is when the holder's own safety deadline passes.
-func (k *Keeper) deadlineAt() time.Time {
-	return k.lastRenew.Add(k.cfg.LeaseDuration - k.cfg.SafetyMargin)
-}
-
-func (k *Keeper) pastDeadline() bool { return !k.now().Before(k.deadlineAt()) }
-
-func (k *Keeper) armDeadline() {
-	k.deadline.Stop()
-	if k.bound && !k.lastRenew.IsZero() {
-		k.deadline.Reset(max(k.deadlineAt().Sub(k.now()), 0))
+// reasonOf maps the tenure's answer onto the unbind reasons (a metrics
+// label) and a human detail.
+func reasonOf(w tenure.Why) (Reason, string) {
+	switch w {
+	case tenure.Unhealthy:
+		return ReasonUnhealthy, "unhealthy"
+	case tenure.NotLeading:
+		return ReasonLeaseLost, "lease lost"
+	case tenure.APIUnreachable:
+		return ReasonAPIUnreachable, "lease not renewed in time"
+	case tenure.APIBackNotRenewed:
+		return ReasonAPIBack, "lease not renewed after the API server came back"
 	}
+	return ReasonDeadline, "lease not renewed in time"
 }
 
-// onDeadline: no renewal of ours succeeded for LeaseDuration −
-// SafetyMargin. A follower may judge the lease expired soon, whatever
-// client-go still believes.
-func (k *Keeper) onDeadline(ctx context.Context) {
-	if !k.bound || !k.pastDeadline() {
+// armRecheck sets the timer to when the tenure's verdict may change by
+// itself: the holder's deadline, or the end of a ride after the API
+// server came back.
+func (k *Keeper) armRecheck() {
+	k.recheck.Stop()
+	if !k.bound {
 		return
 	}
-	k.maybeRide(ctx, ReasonDeadline, "lease not renewed in time")
+	if until := k.tenure.MayHold(k.now()).Until; !until.IsZero() {
+		k.recheck.Reset(max(until.Sub(k.now()), 0))
+	}
 }

@@ -1,0 +1,31 @@
+// Package tenure is the one rulebook for holding an address: given the
+// election's events for one Lease, the node's health, the API server's
+// reachability, the outage policy and the clock, it answers whether this
+// node may hold the addresses that Lease stands for now, until when, and
+// why not. Both loops that hold addresses use it — the keeper for the
+// control-plane VIP (the control-plane Lease) and the services controller
+// for Service VIPs (the node's own Lease) — so each rule below exists once:
+//
+//   - term bookkeeping: terms of one Elector run one after another; an
+//     Elected of a term that already ended is ignored, and a new term ends
+//     every earlier one (Elected and Lost of one term may arrive in either
+//     order, since client-go starts leading in a goroutine of its own);
+//   - the holder's own deadline: the send time of its last successful
+//     renewal plus the lease duration, less the safety margin. A follower
+//     cannot judge the Lease expired before send time + lease duration by
+//     its own clock, so a holder that is gone by the deadline never
+//     overlaps with a new holder (docs/safety.md has the arithmetic);
+//   - riding through an API outage (--api-outage hold): a holder that was
+//     renewing may keep its addresses past its deadline while the API
+//     server is unreachable, and for one renew deadline after it comes
+//     back, to renew; it yields to any host that claims an address on the
+//     wire meanwhile;
+//   - a claim seen on the wire: kept (and announced over) only while the
+//     holder's lease is valid and the address is held under the current
+//     term; otherwise the holder yields;
+//   - the pre-bind probe budget: a new holder probes for a previous one
+//     and binds when nobody answers, or when the budget is spent.
+//
+// A Tenure does no I/O, starts no goroutine and reads no clock: every
+// method that depends on time takes now.
+package tenure

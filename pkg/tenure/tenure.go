@@ -1,0 +1,255 @@
+package tenure
+
+import (
+	"time"
+
+	"github.com/vipkeeper/vipkeeper/pkg/election"
+)
+
+// Config is the timing and policy of one Lease.
+type Config struct {
+	// LeaseDuration and SafetyMargin set the holder's own deadline:
+	// (send time of the last successful renewal) + LeaseDuration −
+	// SafetyMargin.
+	LeaseDuration, SafetyMargin time.Duration
+	// RenewDeadline is how long a holder riding through an outage keeps
+	// its addresses after the API server is back, to renew its Lease.
+	RenewDeadline time.Duration
+	// Hold rides through API outages (--api-outage hold); without it the
+	// holder is gone by its deadline whatever the cause (release).
+	Hold bool
+	// ProbeBudget bounds the pre-bind probe of one address (see Probe).
+	ProbeBudget time.Duration
+}
+
+// Why says why a node may or may not hold. The values are a small fixed
+// set, fit for logs and for mapping onto a metrics label.
+type Why int
+
+// The answers of MayHold.
+const (
+	// Held: this node leads the Lease and its deadline has not passed.
+	Held Why = iota + 1
+	// Riding: the lease may be gone, but the API server is unreachable (or
+	// came back less than a renew deadline ago) and the policy is hold.
+	Riding
+	// Unhealthy: a health check fails or the link is down.
+	Unhealthy
+	// NotLeading: this node has no term of the Lease (never won, or the
+	// term ended).
+	NotLeading
+	// DeadlinePassed: no renewal succeeded for LeaseDuration −
+	// SafetyMargin while the API server was reachable.
+	DeadlinePassed
+	// APIUnreachable: the deadline passed while the API server was
+	// unreachable and the policy is release.
+	APIUnreachable
+	// APIBackNotRenewed: the ride through an outage ended: the API server
+	// has been back for a renew deadline and the Lease was not renewed.
+	APIBackNotRenewed
+)
+
+func (w Why) String() string {
+	switch w {
+	case Held:
+		return "held"
+	case Riding:
+		return "riding"
+	case Unhealthy:
+		return "unhealthy"
+	case NotLeading:
+		return "not_leading"
+	case DeadlinePassed:
+		return "deadline"
+	case APIUnreachable:
+		return "api_unreachable"
+	case APIBackNotRenewed:
+		return "api_back_not_renewed"
+	}
+	return "unknown"
+}
+
+// Verdict is the answer of MayHold.
+type Verdict struct {
+	// OK: the node may hold its addresses now.
+	OK bool
+	// Until is when the verdict must be asked again at the latest, if
+	// nothing else changes; zero means it stands until an input changes.
+	Until time.Time
+	Why   Why
+}
+
+// Change is what an election event did to the tenure.
+type Change int
+
+// The results of Election.
+const (
+	// Unchanged: the event was stale, a duplicate, or not about our term.
+	Unchanged Change = iota
+	// Began: a term of ours began (Elected).
+	Began
+	// Ended: the term we led ended (Lost).
+	Ended
+	// Renewed: a renewal moved the deadline.
+	Renewed
+)
+
+// Tenure is one node's standing on one Lease. The zero value is not
+// usable; use New. It is not safe for concurrent use: one loop owns it.
+type Tenure struct {
+	cfg       Config
+	healthy   bool
+	apiUp     bool
+	apiDown   time.Time // when the API server was last seen going away
+	apiBack   time.Time // when the API server was last seen coming back
+	leading   bool
+	term      uint64    // the term we lead, while leading
+	lostUpTo  uint64    // every term <= lostUpTo has ended
+	lastRenew time.Time // send time of our last successful write
+}
+
+// New returns the tenure of a node that leads nothing yet, with the API
+// server taken as reachable.
+func New(cfg Config, healthy bool) *Tenure {
+	return &Tenure{cfg: cfg, healthy: healthy, apiUp: true}
+}
+
+// Election applies one event of the Lease's election. Leader events (who
+// holds the Lease) change nothing here.
+func (t *Tenure) Election(ev election.Event) Change {
+	switch ev.Kind {
+	case election.Elected:
+		if ev.Term <= t.lostUpTo {
+			return Unchanged // a late Elected of a term that already ended
+		}
+		// Terms run one after another: a new term means every earlier one
+		// has ended, even if its Lost is still on its way.
+		t.lostUpTo = max(t.lostUpTo, ev.Term-1)
+		t.term, t.leading = ev.Term, true
+		return Began
+	case election.Lost:
+		t.lostUpTo = max(t.lostUpTo, ev.Term)
+		if !t.leading || t.term > ev.Term {
+			return Unchanged // a term we never led, or an older one
+		}
+		t.leading = false
+		return Ended
+	case election.Renewed:
+		if ev.At.After(t.lastRenew) {
+			t.lastRenew = ev.At
+			return Renewed
+		}
+	}
+	return Unchanged
+}
+
+// SetHealthy records the node's health and reports whether it changed.
+func (t *Tenure) SetHealthy(healthy bool) bool {
+	changed := t.healthy != healthy
+	t.healthy = healthy
+	return changed
+}
+
+// SetAPI records the API server's reachability at now and reports whether
+// it just came back.
+func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
+	switch {
+	case up && !t.apiUp:
+		t.apiBack, back = now, true
+	case !up && t.apiUp:
+		t.apiDown = now
+	}
+	t.apiUp = up
+	return back
+}
+
+// Healthy reports the node's health.
+func (t *Tenure) Healthy() bool { return t.healthy }
+
+// APIUp reports whether the API server is reachable.
+func (t *Tenure) APIUp() bool { return t.apiUp }
+
+// Leading reports whether a term of ours runs.
+func (t *Tenure) Leading() bool { return t.leading }
+
+// Term is the term we lead (or led last); 0 before the first.
+func (t *Tenure) Term() uint64 { return t.term }
+
+// Deadline is when the holder must be gone unless it renews again: the
+// send time of its last successful renewal + LeaseDuration −
+// SafetyMargin. Zero before the first renewal.
+func (t *Tenure) Deadline() time.Time {
+	if t.lastRenew.IsZero() {
+		return time.Time{}
+	}
+	return t.lastRenew.Add(t.cfg.LeaseDuration - t.cfg.SafetyMargin)
+}
+
+// Fresh reports whether the node holds by its Lease alone: healthy,
+// leading, and before its deadline. Only a fresh node takes addresses from
+// others, writes claims or allocates.
+func (t *Tenure) Fresh(now time.Time) bool {
+	return t.healthy && t.leading && !t.lastRenew.IsZero() && now.Before(t.Deadline())
+}
+
+// riding reports whether a node that renewed at least once may keep its
+// addresses past its deadline or its term: the policy is hold, an outage
+// of the API server began before the deadline, and the API server is still
+// unreachable or came back less than a renew deadline ago (time to renew).
+// A ride continues a holding; it never starts one: an outage that begins
+// after the deadline has passed finds the node already gone.
+func (t *Tenure) riding(now time.Time) bool {
+	if !t.cfg.Hold || !t.healthy || t.lastRenew.IsZero() || !t.outageSpans() {
+		return false
+	}
+	return !t.apiUp || now.Before(t.apiBack.Add(t.cfg.RenewDeadline))
+}
+
+// outageSpans reports whether the last outage began before the deadline
+// and lasts, or lasted past it — or, after our last renewal, past the end
+// of the term (client-go ends a term a renew deadline after its renewals
+// began to fail, often while the outage lasts).
+func (t *Tenure) outageSpans() bool {
+	d := t.Deadline()
+	if t.apiDown.IsZero() || !t.apiDown.Before(d) {
+		return false
+	}
+	return !t.apiUp || !t.apiBack.Before(d) || (!t.leading && t.apiBack.After(t.lastRenew))
+}
+
+// MayHold answers whether the node may hold its addresses at now, until
+// when at the latest, and why (not).
+func (t *Tenure) MayHold(now time.Time) Verdict {
+	switch {
+	case !t.healthy:
+		return Verdict{Why: Unhealthy}
+	case t.Fresh(now):
+		return Verdict{OK: true, Until: t.Deadline(), Why: Held}
+	case t.riding(now):
+		v := Verdict{OK: true, Why: Riding}
+		if t.apiUp {
+			v.Until = t.apiBack.Add(t.cfg.RenewDeadline)
+		}
+		return v
+	case t.lastRenew.IsZero():
+		return Verdict{Why: NotLeading}
+	case t.cfg.Hold && t.apiUp && t.outageSpans():
+		return Verdict{Why: APIBackNotRenewed}
+	case !t.apiUp:
+		return Verdict{Why: APIUnreachable}
+	case !t.leading:
+		return Verdict{Why: NotLeading}
+	}
+	return Verdict{Why: DeadlinePassed}
+}
+
+// KeepAgainst answers a claim seen on the wire for an address this node
+// holds under heldInTerm (0: none of our own writes, e.g. a claim handed
+// to us or one from before a restart): keep it — and announce over the
+// claimant, which is misconfigured or has a stale view — only while the
+// node holds by its Lease and the address is held under the current term.
+// Otherwise the node yields: it may be riding through an outage, or its
+// Lease may have lapsed, and the claimant may rightly hold it now.
+func (t *Tenure) KeepAgainst(now time.Time, heldInTerm uint64) bool {
+	return heldInTerm != 0 && heldInTerm == t.term && t.Fresh(now)
+}
