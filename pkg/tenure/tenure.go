@@ -84,9 +84,10 @@ type Change int
 
 // The results of Election.
 const (
-	// Unchanged: the event was stale, a duplicate, or not about our term.
+	// Unchanged: the event was stale, or not about our term.
 	Unchanged Change = iota
-	// Began: a term of ours began (Elected).
+	// Began: a term of ours began (Elected), or was reported again: a
+	// holder takes over (again) on either.
 	Began
 	// Ended: the term we led ended (Lost).
 	Ended
@@ -101,6 +102,10 @@ type Tenure struct {
 	healthy   bool
 	apiUp     bool
 	apiDown   time.Time // when the API server was last seen going away
+	// rideable: the node held by its Lease (Fresh) when the API server
+	// went away, and has stayed healthy since: only such a holding may be
+	// continued by a ride.
+	rideable bool
 	apiBack   time.Time // when the API server was last seen coming back
 	leading   bool
 	term      uint64    // the term we lead, while leading
@@ -147,6 +152,9 @@ func (t *Tenure) Election(ev election.Event) Change {
 func (t *Tenure) SetHealthy(healthy bool) bool {
 	changed := t.healthy != healthy
 	t.healthy = healthy
+	if !healthy {
+		t.rideable = false // an unhealthy node drops everything
+	}
 	return changed
 }
 
@@ -158,6 +166,7 @@ func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
 		t.apiBack, back = now, true
 	case !up && t.apiUp:
 		t.apiDown = now
+		t.rideable = t.Fresh(now)
 	}
 	t.apiUp = up
 	return back
@@ -192,29 +201,31 @@ func (t *Tenure) Fresh(now time.Time) bool {
 	return t.healthy && t.leading && !t.lastRenew.IsZero() && now.Before(t.Deadline())
 }
 
-// riding reports whether a node that renewed at least once may keep its
-// addresses past its deadline or its term: the policy is hold, an outage
-// of the API server began before the deadline, and the API server is still
-// unreachable or came back less than a renew deadline ago (time to renew).
-// A ride continues a holding; it never starts one: an outage that begins
-// after the deadline has passed finds the node already gone.
+// riding reports whether a holder may keep its addresses past its
+// deadline or its term: the policy is hold, the last outage of the API
+// server began while the node held by its Lease and spans its deadline or
+// the end of its term, and the API server is still unreachable or came
+// back less than a renew deadline ago (time to renew). A ride continues a
+// holding; it never starts one: an outage that begins after the deadline
+// or after the term ended finds the node already gone, and a node that
+// turned unhealthy meanwhile has dropped everything.
 func (t *Tenure) riding(now time.Time) bool {
-	if !t.cfg.Hold || !t.healthy || t.lastRenew.IsZero() || !t.outageSpans() {
+	if !t.cfg.Hold || !t.healthy || !t.outageSpans() {
 		return false
 	}
 	return !t.apiUp || now.Before(t.apiBack.Add(t.cfg.RenewDeadline))
 }
 
-// outageSpans reports whether the last outage began before the deadline
-// and lasts, or lasted past it — or, after our last renewal, past the end
-// of the term (client-go ends a term a renew deadline after its renewals
-// began to fail, often while the outage lasts).
+// outageSpans reports whether the last outage began while the node held
+// by its Lease and lasts, or lasted past its deadline — or, after its last
+// renewal, past the end of its term (client-go ends a term a renew
+// deadline after its renewals began to fail, often while the outage
+// lasts).
 func (t *Tenure) outageSpans() bool {
-	d := t.Deadline()
-	if t.apiDown.IsZero() || !t.apiDown.Before(d) {
+	if !t.rideable {
 		return false
 	}
-	return !t.apiUp || !t.apiBack.Before(d) || (!t.leading && t.apiBack.After(t.lastRenew))
+	return !t.apiUp || !t.apiBack.Before(t.Deadline()) || (!t.leading && t.apiBack.After(t.lastRenew))
 }
 
 // MayHold answers whether the node may hold its addresses at now, until
@@ -235,7 +246,7 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 		return Verdict{Why: NotLeading}
 	case t.cfg.Hold && t.apiUp && t.outageSpans():
 		return Verdict{Why: APIBackNotRenewed}
-	case !t.apiUp:
+	case !t.apiUp && t.apiDown.Before(t.Deadline()):
 		return Verdict{Why: APIUnreachable}
 	case !t.leading:
 		return Verdict{Why: NotLeading}
