@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
 // Names and labels the controller reads and writes.
@@ -164,7 +165,13 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 		pools:     pools,
 		transform: trim,
 	}
-	c.st = newState(cfg.Healthy)
+	c.st = newState(tenure.Config{
+		LeaseDuration: cfg.LeaseDuration,
+		SafetyMargin:  cfg.SafetyMargin,
+		RenewDeadline: cfg.RenewDeadline,
+		Hold:          cfg.Hold,
+		ProbeBudget:   cfg.ProbeBudget,
+	}, cfg.Healthy)
 	return c, nil
 }
 

@@ -30,7 +30,7 @@ const (
 func (c *Controller) loop(ctx context.Context, writes *sync.WaitGroup) error {
 	defer c.stop()
 	c.writes = writes
-	c.st.candidate = c.st.healthy
+	c.st.candidate = c.st.tenure.Healthy()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -53,63 +53,69 @@ func (c *Controller) loop(ctx context.Context, writes *sync.WaitGroup) error {
 				break drain
 			}
 		}
-		if c.st.relist && c.st.pendingSet == nil && c.st.apiUp {
+		if c.st.relist && c.st.pendingSet == nil && c.st.tenure.APIUp() {
 			c.st.relist = false
 			c.restartInformers(ctx)
 		}
-		timer.Reset(c.pass(ctx))
-		if c.st.candidate != c.st.healthy {
+		p := c.decide(c.now())
+		c.apply(ctx, p)
+		timer.Reset(p.next)
+		if healthy := c.st.tenure.Healthy(); c.st.candidate != healthy {
 			// After the pass: an unhealthy node has unbound by now, and
 			// only then releases its node Lease. Once released, peers
 			// may take our claims at once: none of them is ours any more
 			// until we write it again.
-			if !c.st.healthy {
-				clear(c.st.confirmed)
+			if !healthy {
+				for _, ks := range c.st.keys {
+					ks.confirmed = 0
+				}
 			}
-			c.st.candidate = c.st.healthy
-			c.deps.NodeLease.SetCandidate(c.st.healthy)
+			c.st.candidate = healthy
+			c.deps.NodeLease.SetCandidate(healthy)
 		}
 	}
 }
 
-// strictlyFresh: our node Lease is held and renewed in time, and we are
-// healthy. Only then do we take claims or run the allocator.
-func (c *Controller) strictlyFresh(now time.Time) bool {
-	st := &c.st
-	return st.healthy && st.leading && !st.lastRenew.IsZero() &&
-		now.Before(st.lastRenew.Add(c.cfg.LeaseDuration-c.cfg.SafetyMargin))
+// plan is what one pass decided: the loop's state and the informers'
+// caches in, the actions out. decide builds it without side effects;
+// apply carries it out.
+type plan struct {
+	next  time.Duration // when the next pass is due at the latest
+	bind  []netip.Addr  // what the binder must hold
+	probe []netip.Addr  // addresses to probe before they are bound
+	reset []netip.Addr  // addresses no longer ours to bind: forget their probe
+	// takes and gives are claim writes; gives (handoffs and deletes) only
+	// once what they give away is unbound.
+	takes, gives []owner.Decision
+	check        []string // nodes whose Lease to read at quorum before taking from them
+	allocate     bool     // run the allocator role
+	services     []*corev1.Service
+	// figures for the Observer
+	claimed, addresses int
 }
 
-// riding: --api-outage hold, and the API server is unreachable (or came
-// back less than a renew deadline ago, leaving time to renew).
-func (c *Controller) riding(now time.Time) bool {
+// decide works out, from everything observed, what this node binds, which
+// claims it writes and whether it runs the allocator. It reads the loop's
+// state and the caches and changes nothing.
+func (c *Controller) decide(now time.Time) plan {
 	st := &c.st
-	return c.cfg.Hold && st.healthy && !st.lastRenew.IsZero() &&
-		(!st.apiUp || now.Before(st.apiBack.Add(c.cfg.RenewDeadline)))
-}
-
-// pass decides, from everything observed, what this node binds, which
-// claims it writes and — if it is the allocator — which statuses. It
-// returns when the next pass is due at the latest.
-func (c *Controller) pass(ctx context.Context) time.Duration {
-	st := &c.st
-	now := c.now()
-	next := idlePass
-	strict := c.strictlyFresh(now)
-	if strict {
-		next = min(next, st.lastRenew.Add(c.cfg.LeaseDuration-c.cfg.SafetyMargin).Sub(now))
+	p := plan{next: idlePass}
+	strict := st.tenure.Fresh(now)
+	hold := st.tenure.MayHold(now)
+	if hold.OK && !hold.Until.IsZero() {
+		p.next = min(p.next, hold.Until.Sub(now))
 	}
-	fresh := map[string]bool{c.cfg.Node: strict || c.riding(now)}
-	for name, n := range st.nodes {
-		if left := n.changed.Add(c.cfg.LeaseDuration).Sub(now); n.holder == name && left > 0 {
+	fresh := map[string]bool{c.cfg.Node: hold.OK}
+	for name, n := range st.peers {
+		if left := n.changed.Add(c.cfg.LeaseDuration).Sub(now); n.seen && n.holder == name && left > 0 {
 			fresh[name] = true
-			next = min(next, left)
+			p.next = min(p.next, left)
 		}
 	}
 
-	svcs := c.ourServices()
+	p.services = c.ourServices()
 	byAddr := map[netip.Addr][]*corev1.Service{}
-	for _, s := range svcs {
+	for _, s := range p.services {
 		for _, a := range ingressAddrs(s) {
 			if c.pools.InPool(a) {
 				byAddr[a] = append(byAddr[a], s)
@@ -121,6 +127,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		addrs = append(addrs, a)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
+	p.addresses = len(addrs)
 
 	items := make([]owner.Item, 0, len(addrs)+1)
 	items = append(items, owner.Item{Key: AllocatorKey, Wanted: true, Claim: c.claimOf(AllocatorKey)})
@@ -131,37 +138,42 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		restricted, eligible := c.eligible(byAddr[a])
 		items = append(items, owner.Item{Key: key, Wanted: true, Restricted: restricted, Eligible: eligible, Claim: c.claimOf(key)})
 	}
-	for key := range st.claims {
-		if !wanted[key] {
+	for key, ks := range st.keys {
+		if ks.claim != nil && !wanted[key] {
 			items = append(items, owner.Item{Key: key, Claim: c.claimOf(key)})
 		}
 	}
+	slices.SortFunc(items[len(addrs)+1:], func(a, b owner.Item) int { return cmp.Compare(a.Key, b.Key) })
 
-	var bind, probe []netip.Addr
-	var takes, gives []owner.Decision
-	allocator, claimed := false, 0
+	// Claims are written only by a fresh node, and never while the API is
+	// away: a write that lands late could take an address from a holder
+	// that rides through.
+	writable := strict && st.tenure.APIUp()
+	allocator := false
 	for _, d := range owner.Decide(c.cfg.Node, fresh, items) {
 		addr, err := netip.ParseAddr(d.Key)
 		isAddr := err == nil
-		if isAddr && d.Action != owner.Bind {
-			delete(st.probed, addr)
-			delete(st.probeAt, addr)
-			delete(st.yielded, addr)
+		ks := st.keys[d.Key]
+		if isAddr && d.Action != owner.Bind && ks != nil && (!ks.probeAt.IsZero() || ks.probed || ks.yielded) {
+			p.reset = append(p.reset, addr)
 		}
 		switch d.Action {
 		case owner.Bind:
-			term, ours := st.confirmed[d.Key]
-			if !ours || term != st.term || st.term == 0 {
+			var confirmed uint64
+			if ks != nil {
+				confirmed = ks.confirmed
+			}
+			if term := st.tenure.Term(); confirmed == 0 || confirmed != term || term == 0 {
 				// Not our own write of this node-Lease term: write it
 				// again (compare-and-swap). A claim we never wrote waits
 				// for that; one we wrote in an earlier term (our Lease
 				// lapsed but was never released, e.g. an API outage)
 				// stays bound meanwhile, provisionally: it yields to any
 				// other host that claims it on the wire.
-				if strict && st.apiUp && c.mayWrite(d.Key, now) {
-					takes = append(takes, owner.Decision{Key: d.Key, Owner: c.cfg.Node, Action: owner.Take})
+				if writable && c.mayWrite(d.Key, now) {
+					p.takes = append(p.takes, owner.Decision{Key: d.Key, Owner: c.cfg.Node, Action: owner.Take})
 				}
-				if !ours || !isAddr {
+				if confirmed == 0 || !isAddr {
 					continue
 				}
 			}
@@ -169,73 +181,113 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 				allocator = true
 				continue
 			}
-			claimed++
+			p.claimed++
 			switch {
-			case st.yielded[addr]:
-			case st.probed[addr] || c.deps.Prober == nil || c.cfg.ProbeWait <= 0:
-				bind = append(bind, addr)
+			case ks != nil && ks.yielded:
+			case ks != nil && ks.probed, c.deps.Prober == nil, c.cfg.ProbeWait <= 0:
+				p.bind = append(p.bind, addr)
 			default:
-				probe = append(probe, addr)
+				p.probe = append(p.probe, addr)
 			}
 		case owner.Take:
-			// Never while the API is away: a write that lands late could
-			// take an address from a holder that rides through.
-			if strict && st.apiUp && c.mayWrite(d.Key, now) && c.mayTakeFrom(ctx, c.claimOf(d.Key).Holder) {
-				takes = append(takes, d)
+			if !writable || !c.mayWrite(d.Key, now) {
+				continue
+			}
+			ok, check := c.mayTakeFrom(c.claimOf(d.Key).Holder)
+			if check != "" && !slices.Contains(p.check, check) {
+				p.check = append(p.check, check)
+			}
+			if ok {
+				p.takes = append(p.takes, d)
 			}
 		case owner.Handoff, owner.Delete:
 			if c.mayWrite(d.Key, now) {
-				gives = append(gives, d)
+				p.gives = append(p.gives, d)
 			}
 		}
 	}
+	p.allocate = allocator && writable && !st.binderDown
+	p.next = max(p.next, time.Millisecond)
+	return p
+}
 
-	if !slices.Equal(bind, st.bound) {
+// apply carries out a plan: the binder first, then the claim writes
+// (handoffs only once what they give away is unbound), the quorum reads,
+// the probe and the allocator.
+func (c *Controller) apply(ctx context.Context, p plan) {
+	st := &c.st
+	for _, a := range p.reset {
+		if ks := st.keys[a.String()]; ks != nil {
+			ks.resetProbe()
+		}
+	}
+	if !slices.Equal(p.bind, st.bound) {
 		start := c.now()
-		if err := c.deps.Binder.SetServiceVIPs(ctx, bind); err != nil {
+		if err := c.deps.Binder.SetServiceVIPs(ctx, p.bind); err != nil {
 			// Not known to be unbound: hand nothing over this time. The
 			// binder fails only when the node is shutting down: take
 			// nothing more either, or peers would wait for our release.
 			c.log.Warn("applying Service VIPs failed; taking and handing over nothing", "err", err)
-			gives, takes, st.binderDown = nil, nil, true
+			p.gives, p.takes, st.binderDown = nil, nil, true
 		} else {
-			c.logBound(st.bound, bind, c.now().Sub(start))
-			st.bound = bind
+			c.logBound(st.bound, p.bind, c.now().Sub(start))
+			st.bound = p.bind
 		}
 	}
 	if st.binderDown {
-		takes = nil
+		p.takes = nil
 	}
-	// Handoffs and deletes only now: what we give away is unbound.
-	for _, d := range gives {
+	for _, d := range p.gives {
 		c.writeClaim(ctx, d)
 	}
-	for _, d := range takes {
+	for _, d := range p.takes {
 		c.writeClaim(ctx, d)
 	}
-	c.startProbe(ctx, probe)
+	for _, node := range p.check {
+		c.checkNode(ctx, node)
+	}
+	c.startProbe(ctx, p.probe)
 
-	if allocator && strict && st.apiUp && !st.binderDown {
-		c.allocate(ctx, svcs)
+	if p.allocate {
+		c.allocate(ctx, p.services)
 	} else if st.alloc != nil {
 		c.log.Info("allocator role left")
-		st.alloc, st.allocated, st.allocSeen = nil, nil, nil
+		st.alloc = nil
+		for _, s := range st.svcs {
+			s.allocated, s.seen = nil, ""
+		}
 	}
+	c.forget()
 	if c.deps.Observer != nil {
-		c.deps.Observer.ServiceVIPs(len(st.bound), claimed, len(addrs), st.alloc != nil)
+		c.deps.Observer.ServiceVIPs(len(st.bound), p.claimed, p.addresses, st.alloc != nil)
 	}
-	return max(next, time.Millisecond)
+}
+
+// forget drops the entries that hold nothing any more, so the state stays
+// the size of what exists.
+func (c *Controller) forget() {
+	now := c.now()
+	for k, ks := range c.st.keys {
+		if ks.idle(now) {
+			delete(c.st.keys, k)
+		}
+	}
+	for n, p := range c.st.peers {
+		if !p.seen && !p.checking && p.verified == "" {
+			delete(c.st.peers, n)
+		}
+	}
 }
 
 func (c *Controller) logBound(before, after []netip.Addr, took time.Duration) {
 	var added, removed []netip.Addr
 	for _, a := range after {
-		if !containsAddr(before, a) {
+		if !slices.Contains(before, a) {
 			added = append(added, a)
 		}
 	}
 	for _, a := range before {
-		if !containsAddr(after, a) {
+		if !slices.Contains(after, a) {
 			removed = append(removed, a)
 		}
 	}
@@ -250,48 +302,55 @@ func (c *Controller) logBound(before, after []netip.Addr, took time.Duration) {
 // a node that released its Lease (it unbound first), or one whose Lease a
 // quorum read found unchanged since we last saw it change — our watch may
 // lag, and a claim's compare-and-swap says nothing about the holder's
-// node Lease. The read is started here and its answer reaches the loop.
-func (c *Controller) mayTakeFrom(ctx context.Context, holder string) bool {
-	st := &c.st
+// node Lease. When that read is still to be made, it names the node.
+func (c *Controller) mayTakeFrom(holder string) (ok bool, check string) {
 	if holder == "" || holder == c.cfg.Node {
-		return true
+		return true, ""
 	}
 	want := goneRV
-	if n := st.nodes[holder]; n != nil {
-		if n.holder != holder {
-			return true // released
+	p := c.st.peers[holder]
+	if p != nil && p.seen {
+		if p.holder != holder {
+			return true, "" // released
 		}
-		want = n.rv
+		want = p.rv
 	}
-	if st.verified[holder] == want {
-		return true
+	if p != nil && p.verified == want {
+		return true, ""
 	}
-	if !st.checking[holder] {
-		st.checking[holder] = true
-		c.writes.Add(1)
-		go func() {
-			defer c.writes.Done()
-			res := nodeChecked{node: holder}
-			l, err := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace).Get(ctx, NodeLeasePrefix+holder, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-			case err != nil:
-				res.err = err
-			default:
-				res.lease = l
-			}
-			c.send(res)
-		}()
+	if p != nil && p.checking {
+		return false, ""
 	}
-	return false
+	return false, holder
+}
+
+// checkNode reads node's Lease at quorum in the background; the answer
+// reaches the loop as a nodeChecked.
+func (c *Controller) checkNode(ctx context.Context, node string) {
+	c.st.peer(node).checking = true
+	c.writes.Add(1)
+	go func() {
+		defer c.writes.Done()
+		res := nodeChecked{node: node}
+		l, err := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace).Get(ctx, NodeLeasePrefix+node, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			res.err = err
+		default:
+			res.lease = l
+		}
+		c.send(res)
+	}()
 }
 
 func (c *Controller) mayWrite(key string, now time.Time) bool {
-	return !c.st.inflight[key] && now.Sub(c.st.failedAt[key]) >= retryAfter
+	ks := c.st.keys[key]
+	return ks == nil || !ks.inflight && now.Sub(ks.failedAt) >= retryAfter
 }
 
 func (c *Controller) claimOf(key string) owner.Claim {
-	cl := c.st.claims[key]
+	cl := c.st.claim(key)
 	if cl == nil {
 		return owner.Claim{}
 	}
@@ -383,8 +442,8 @@ func (c *Controller) startProbe(ctx context.Context, addrs []netip.Addr) {
 	}
 	now := c.now()
 	for _, a := range addrs {
-		if _, ok := st.probeAt[a]; !ok {
-			st.probeAt[a] = now
+		if ks := st.key(a.String()); ks.probeAt.IsZero() {
+			ks.probeAt = now
 		}
 	}
 	st.probing = true

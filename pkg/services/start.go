@@ -68,7 +68,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.log.Info("informers synced", "services", len(c.services.ListKeys()), "endpointslices", len(c.slices.ListKeys()))
 
 	// The node Lease campaigns only once we can act on it.
-	c.deps.NodeLease.SetCandidate(c.st.healthy)
+	c.deps.NodeLease.SetCandidate(c.st.tenure.Healthy())
 	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLease()
 	leaseDone := make(chan error, 1)

@@ -2,6 +2,7 @@ package services
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -9,85 +10,128 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
-// state is the loop's: only the goroutine running loop touches it.
+// state is the loop's: only the goroutine running loop touches it. What
+// the loop knows is kept in one struct per kind of key: per claim key
+// (an address, or the allocator role), per other node, per Service.
 type state struct {
-	healthy    bool
+	// tenure is this node's standing on its own node Lease: the same
+	// rules as the control-plane VIP's (pkg/tenure).
+	tenure     *tenure.Tenure
 	candidate  bool         // what the node Lease was last told
 	relist     bool         // the informers are to be restarted
 	pendingSet *informerSet // a restarted set waiting for its first lists
-	apiUp      bool
-	apiBack    time.Time // when the API server was last seen coming back
 
-	// This node's own Lease.
-	leading   bool
-	term      uint64
-	lostUpTo  uint64
-	lastRenew time.Time // send time of our last successful node Lease write
+	bound      []netip.Addr // what the binder was last given
+	binderDown bool         // the binder refused the last set: we are shutting down
+	probing    bool         // a pre-bind probe is under way
 
-	nodes  map[string]*nodeSeen  // other nodes' Leases, by node name
-	claims map[string]*claimSeen // claim Leases by key
+	keys  map[string]*keyState  // by claim key
+	peers map[string]*peerState // other nodes, by node name
+	svcs  map[string]*svcState  // by Service key (namespace/name)
 
-	bound      []netip.Addr             // what the binder was last given
-	binderDown bool                     // the binder refused the last set: we are shutting down
-	probed     map[netip.Addr]bool      // passed the pre-bind probe under the current claim
-	probeAt    map[netip.Addr]time.Time // first probe under the current claim
-	probing    bool
-	yielded    map[netip.Addr]bool // claimed on the wire by another host while we rode through
-	inflight   map[string]bool     // claim writes under way, by key
-	failedAt   map[string]time.Time
-	// confirmed: the node Lease term in which our own write named us in
-	// the claim of a key; cleared when we release our node Lease. A claim
+	alloc *ipam.Allocator // the allocator role; nil unless this node holds it
+}
+
+func newState(rules tenure.Config, healthy bool) state {
+	return state{
+		tenure: tenure.New(rules, healthy),
+		keys:   map[string]*keyState{},
+		peers:  map[string]*peerState{},
+		svcs:   map[string]*svcState{},
+	}
+}
+
+// keyState is what the loop knows of one claim key.
+type keyState struct {
+	claim    *claimSeen // the claim Lease; nil if none is known
+	inflight bool       // a claim write is under way
+	failedAt time.Time  // when the last claim write failed
+	// confirmed is the node Lease term in which our own write named us in
+	// the claim (0: none); cleared when we release our node Lease. A claim
 	// naming us that we never wrote (handed to us) is written again before
 	// we bind it; one from an earlier term (our Lease lapsed, never
 	// released) stays bound while it is written again, and yields to a
 	// claim on the wire meanwhile.
-	confirmed map[string]uint64
-	// verified: for a node whose Lease looks expired, the resourceVersion
-	// a quorum read confirmed unchanged; claims are taken from it only
-	// then, so a lagging watch cannot make us take from a live node.
-	verified map[string]string
-	checking map[string]bool
-
-	// Allocator role; alloc is nil unless this node holds it.
-	alloc        *ipam.Allocator
-	allocated    map[string][]netip.Addr // what the allocator gave each Service key
-	allocSeen    map[string]string       // resourceVersion of each Service the allocator handled
-	statusBusy   map[string]bool         // status writes under way
-	statusWrote  map[string]uint64       // resourceVersion our last status write produced
-	warned       map[string]string       // last Warning reason per Service key
-	statusFailed map[string]time.Time
+	confirmed uint64
+	// For an address: its pre-bind probe under the current claim.
+	probeAt time.Time // first probe; zero if none yet
+	probed  bool      // passed the probe
+	yielded bool      // claimed on the wire by another host while we held it provisionally
 }
 
-func newState(healthy bool) state {
-	return state{
-		healthy:      healthy,
-		apiUp:        true,
-		nodes:        map[string]*nodeSeen{},
-		claims:       map[string]*claimSeen{},
-		probed:       map[netip.Addr]bool{},
-		probeAt:      map[netip.Addr]time.Time{},
-		yielded:      map[netip.Addr]bool{},
-		inflight:     map[string]bool{},
-		failedAt:     map[string]time.Time{},
-		confirmed:    map[string]uint64{},
-		verified:     map[string]string{},
-		checking:     map[string]bool{},
-		statusBusy:   map[string]bool{},
-		statusWrote:  map[string]uint64{},
-		warned:       map[string]string{},
-		statusFailed: map[string]time.Time{},
-	}
+// idle reports whether the entry holds nothing worth keeping.
+func (k *keyState) idle(now time.Time) bool {
+	return k.claim == nil && !k.inflight && k.confirmed == 0 && k.probeAt.IsZero() &&
+		!k.probed && !k.yielded && now.Sub(k.failedAt) >= retryAfter
 }
 
-// nodeSeen is another node's Lease as this node observed it. changed is
+// resetProbe forgets the probe of an address that is no longer ours to
+// bind: a later claim probes again.
+func (k *keyState) resetProbe() { k.probeAt, k.probed, k.yielded = time.Time{}, false, false }
+
+// peerState is another node's Lease as this node observed it. changed is
 // our own clock's reading when we last saw its resourceVersion change: a
 // node is fresh while that is less than a lease duration ago.
-type nodeSeen struct {
+type peerState struct {
+	seen    bool // its Lease exists in our view
 	holder  string
 	rv      string
 	changed time.Time
+	// verified: for a node whose Lease looks expired, the resourceVersion
+	// a quorum read confirmed unchanged (goneRV: no Lease); claims are
+	// taken from it only then, so a lagging watch cannot make us take from
+	// a live node.
+	verified string
+	checking bool // a quorum read is under way
+}
+
+// svcState is what the allocator and the status writer know of one
+// Service.
+type svcState struct {
+	allocated    []netip.Addr // what the allocator gave it; nil if nothing
+	seen         string       // resourceVersion the allocator handled
+	warned       string       // last Warning reason
+	statusBusy   bool         // a status write is under way
+	statusWrote  uint64       // resourceVersion our last status write produced
+	statusFailed time.Time
+}
+
+func (st *state) key(k string) *keyState {
+	ks := st.keys[k]
+	if ks == nil {
+		ks = &keyState{}
+		st.keys[k] = ks
+	}
+	return ks
+}
+
+func (st *state) peer(n string) *peerState {
+	p := st.peers[n]
+	if p == nil {
+		p = &peerState{}
+		st.peers[n] = p
+	}
+	return p
+}
+
+func (st *state) svc(k string) *svcState {
+	s := st.svcs[k]
+	if s == nil {
+		s = &svcState{}
+		st.svcs[k] = s
+	}
+	return s
+}
+
+// claim is the claim Lease of key as the loop knows it, or nil.
+func (st *state) claim(key string) *claimSeen {
+	if ks := st.keys[key]; ks != nil {
+		return ks.claim
+	}
+	return nil
 }
 
 // claimSeen is a claim Lease: the newest of what the informer delivered
@@ -119,56 +163,36 @@ type event interface {
 type nodeLeaseEvent election.Event
 
 func (e nodeLeaseEvent) apply(c *Controller) {
-	st := &c.st
-	switch e.Kind {
-	case election.Elected:
-		if e.Term <= st.lostUpTo {
-			return
-		}
-		st.lostUpTo = max(st.lostUpTo, e.Term-1)
-		st.leading, st.term = true, e.Term
+	switch c.st.tenure.Election(election.Event(e)) {
+	case tenure.Began:
 		c.log.Info("node Lease held", "term", e.Term)
-	case election.Lost:
-		st.lostUpTo = max(st.lostUpTo, e.Term)
-		if st.leading && st.term <= e.Term {
-			st.leading = false
-			c.log.Warn("node Lease lost", "term", e.Term)
-		}
-	case election.Renewed:
-		if e.At.After(st.lastRenew) {
-			st.lastRenew = e.At
-		}
+	case tenure.Ended:
+		c.log.Warn("node Lease lost", "term", e.Term)
 	}
 }
 
 type healthEvent bool
 
-func (e healthEvent) apply(c *Controller) {
-	if c.st.healthy == bool(e) {
-		return
-	}
-	// The loop's next pass unbinds (self is not fresh when unhealthy),
-	// and only then does it withdraw the candidacy, which releases the
-	// node Lease so that peers take over at once.
-	c.st.healthy = bool(e)
-}
+// apply records the node's health. The loop's next pass unbinds (the
+// tenure refuses an unhealthy node), and only then does it withdraw the
+// candidacy, which releases the node Lease so that peers take over at
+// once.
+func (e healthEvent) apply(c *Controller) { c.st.tenure.SetHealthy(bool(e)) }
 
 type apiEvent bool
 
 func (e apiEvent) apply(c *Controller) {
 	st := &c.st
-	if bool(e) && !st.apiUp {
+	now := c.now()
+	if st.tenure.SetAPI(bool(e), now) {
 		// Blind gap: while we could not read, others could not renew where
 		// we would see it. Their clocks restart now, so nobody's addresses
 		// are taken for a missed renewal we could not have observed.
-		now := c.now()
-		st.apiBack = now
-		for _, n := range st.nodes {
-			n.changed = now
+		for _, p := range st.peers {
+			p.changed = now
 		}
 		st.relist = true
 	}
-	st.apiUp = bool(e)
 }
 
 type drainEvent struct{}
@@ -180,15 +204,16 @@ type wireClaimEvent netip.Addr
 func (e wireClaimEvent) apply(c *Controller) {
 	addr := netip.Addr(e)
 	st := &c.st
-	if !containsAddr(st.bound, addr) {
+	if !slices.Contains(st.bound, addr) {
 		return
 	}
-	if term, ok := st.confirmed[addr.String()]; ok && term == st.term && c.strictlyFresh(c.now()) {
+	ks := st.key(addr.String())
+	if st.tenure.KeepAgainst(c.now(), ks.confirmed) {
 		c.log.Warn("another host claims a Service VIP we hold under a valid claim; keeping it", "vip", addr)
 		return
 	}
 	c.log.Warn("another host claims a Service VIP we hold only by riding through or by an earlier term's claim; yielding it", "vip", addr)
-	st.yielded[addr] = true
+	ks.yielded = true
 }
 
 type leaseEvent struct {
@@ -202,21 +227,17 @@ func (e leaseEvent) apply(c *Controller) {
 		if node == c.cfg.Node {
 			return // our own: the node Lease's events tell us more
 		}
+		p := st.peer(node)
 		if e.deleted {
-			delete(st.nodes, node)
+			p.seen, p.holder, p.rv = false, "", ""
 			return
 		}
 		holder := ""
 		if h := e.lease.Spec.HolderIdentity; h != nil {
 			holder = *h
 		}
-		n := st.nodes[node]
-		if n == nil {
-			n = &nodeSeen{}
-			st.nodes[node] = n
-		}
-		if n.rv != e.lease.ResourceVersion {
-			n.rv, n.holder, n.changed = e.lease.ResourceVersion, holder, c.now()
+		if !p.seen || p.rv != e.lease.ResourceVersion {
+			p.seen, p.rv, p.holder, p.changed = true, e.lease.ResourceVersion, holder, c.now()
 		}
 		return
 	}
@@ -225,15 +246,15 @@ func (e leaseEvent) apply(c *Controller) {
 		return
 	}
 	rv := rvOf(e.lease.ResourceVersion)
-	cur := st.claims[key]
-	if cur != nil && rv != 0 && rv < cur.rv {
+	ks := st.key(key)
+	if ks.claim != nil && rv != 0 && rv < ks.claim.rv {
 		return // older than what our own write returned
 	}
 	if e.deleted {
-		delete(st.claims, key)
+		ks.claim = nil
 		return
 	}
-	st.claims[key] = &claimSeen{lease: e.lease, rv: rv}
+	ks.claim = &claimSeen{lease: e.lease, rv: rv}
 }
 
 // claimWritten is the result of a claim write of ours.
@@ -250,20 +271,20 @@ type claimWritten struct {
 }
 
 func (e claimWritten) apply(c *Controller) {
-	st := &c.st
-	delete(st.inflight, e.key)
+	ks := c.st.key(e.key)
+	ks.inflight = false
 	switch {
 	case e.err != nil:
-		st.failedAt[e.key] = c.now()
+		ks.failedAt = c.now()
 	case e.deleted:
-		delete(st.claims, e.key)
+		ks.claim = nil
 	case e.lease != nil:
 		if e.self && !e.refreshed {
-			st.confirmed[e.key] = e.term
+			ks.confirmed = e.term
 		}
 		rv := rvOf(e.lease.ResourceVersion)
-		if cur := st.claims[e.key]; cur == nil || rv == 0 || rv >= cur.rv {
-			st.claims[e.key] = &claimSeen{lease: e.lease, rv: rv}
+		if ks.claim == nil || rv == 0 || rv >= ks.claim.rv {
+			ks.claim = &claimSeen{lease: e.lease, rv: rv}
 		}
 	}
 }
@@ -276,18 +297,16 @@ type nodeChecked struct {
 }
 
 func (e nodeChecked) apply(c *Controller) {
-	st := &c.st
-	delete(st.checking, e.node)
-	if e.err != nil {
-		return // try again on a later pass
-	}
-	n := st.nodes[e.node]
+	p := c.st.peer(e.node)
+	p.checking = false
 	switch {
+	case e.err != nil:
+		return // try again on a later pass
 	case e.lease == nil:
-		delete(st.nodes, e.node)
-		st.verified[e.node] = goneRV
-	case n != nil && n.rv == e.lease.ResourceVersion:
-		st.verified[e.node] = n.rv
+		p.seen, p.holder, p.rv = false, "", ""
+		p.verified = goneRV
+	case p.seen && p.rv == e.lease.ResourceVersion:
+		p.verified = p.rv
 	default:
 		// Our watch lags: the node renewed since what we saw.
 		c.log.Info("node Lease changed behind our watch; not taking its claims", "node", e.node)
@@ -306,12 +325,13 @@ type statusWritten struct {
 }
 
 func (e statusWritten) apply(c *Controller) {
-	delete(c.st.statusBusy, e.key)
+	s := c.st.svc(e.key)
+	s.statusBusy = false
 	if e.err != nil {
-		c.st.statusFailed[e.key] = c.now()
+		s.statusFailed = c.now()
 		return
 	}
-	c.st.statusWrote[e.key] = e.rv
+	s.statusWrote = e.rv
 }
 
 // probeDone ends a pre-bind probe of addrs; answered are those another
@@ -325,22 +345,13 @@ func (e probeDone) apply(c *Controller) {
 	st.probing = false
 	now := c.now()
 	for _, a := range e.addrs {
-		if !containsAddr(e.answered, a) {
-			st.probed[a] = true
-			continue
-		}
-		if now.Sub(st.probeAt[a]) >= c.cfg.ProbeBudget {
+		ks := st.key(a.String())
+		switch st.tenure.Probe(ks.probeAt, now, slices.Contains(e.answered, a)) {
+		case tenure.BindContested:
 			c.log.Warn("Service VIP still answered by another host after the probe budget; taking it anyway", "vip", a)
-			st.probed[a] = true
+			ks.probed = true
+		case tenure.Bind:
+			ks.probed = true
 		}
 	}
-}
-
-func containsAddr(s []netip.Addr, a netip.Addr) bool {
-	for _, x := range s {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }

@@ -23,13 +23,13 @@ import (
 // we saw, or a create that fails if the claim exists.
 func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 	st := &c.st
-	st.inflight[d.Key] = true
+	st.key(d.Key).inflight = true
 	var cur *coordinationv1.Lease
-	if cl := st.claims[d.Key]; cl != nil {
+	if cl := st.claim(d.Key); cl != nil {
 		cur = cl.lease.DeepCopy()
 	}
 	self := c.cfg.Node
-	term := st.term
+	term := st.tenure.Term()
 	c.log.Info("writing claim", "key", d.Key, "action", actionName(d.Action), "from", holderOf(cur), "to", d.To)
 	c.write(ctx, claimWritten{key: d.Key, err: context.Canceled}, func() event {
 		leases := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace)
@@ -125,7 +125,9 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 	st := &c.st
 	if st.alloc == nil {
 		st.alloc, _ = ipam.New(c.cfg.Pools) // validated by New
-		st.allocated, st.allocSeen = map[string][]netip.Addr{}, map[string]string{}
+		for _, s := range st.svcs {
+			s.allocated, s.seen = nil, ""
+		}
 		restored := 0
 		for _, s := range svcs {
 			addrs := ingressAddrs(s)
@@ -148,7 +150,8 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 	for _, s := range svcs {
 		k := key(s)
 		present[k] = true
-		if s.ResourceVersion != "" && st.allocSeen[k] == s.ResourceVersion {
+		ss := st.svc(k)
+		if s.ResourceVersion != "" && ss.seen == s.ResourceVersion {
 			continue // handled this version already
 		}
 		req, err := ipam.RequestForService(s)
@@ -158,23 +161,30 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 		}
 		if err != nil {
 			c.warn(s, err)
-			st.allocSeen[k] = s.ResourceVersion
+			ss.seen = s.ResourceVersion
 			continue
 		}
-		delete(st.warned, k)
-		st.allocated[k] = al.Addrs
+		ss.warned = ""
+		ss.allocated = al.Addrs
 		if c.syncStatus(ctx, s, al.Addrs) {
-			st.allocSeen[k] = s.ResourceVersion
+			ss.seen = s.ResourceVersion
 		}
 	}
-	for k, addrs := range st.allocated {
+	for k, ss := range st.svcs {
 		if present[k] {
 			continue
 		}
-		st.alloc.Release(k)
-		delete(st.allocated, k)
-		delete(st.allocSeen, k)
-		delete(st.warned, k)
+		addrs := ss.allocated
+		if addrs != nil {
+			st.alloc.Release(k)
+		}
+		ss.allocated, ss.seen, ss.warned = nil, "", ""
+		if !ss.statusBusy {
+			delete(st.svcs, k)
+		}
+		if addrs == nil {
+			continue
+		}
 		// Still there but no longer ours (its type changed): take our
 		// addresses out of its status.
 		if o, ok, _ := c.services.GetByKey(k); ok {
@@ -190,10 +200,11 @@ func key(s *corev1.Service) string { return s.Namespace + "/" + s.Name }
 // warn records why a Service's request cannot be met, once per reason.
 func (c *Controller) warn(s *corev1.Service, err error) {
 	k := key(s)
-	if c.st.warned[k] == err.Error() {
+	ss := c.st.svc(k)
+	if ss.warned == err.Error() {
 		return
 	}
-	c.st.warned[k] = err.Error()
+	ss.warned = err.Error()
 	c.log.Warn("cannot allocate for Service; leaving it as it is", "service", k, "reason", err)
 	c.recorder.Event(s, corev1.EventTypeWarning, ReasonAllocationFailed, err.Error())
 }
@@ -219,7 +230,7 @@ func (c *Controller) syncStatus(ctx context.Context, s *corev1.Service, addrs []
 func (c *Controller) clearStatus(ctx context.Context, s *corev1.Service, addrs []netip.Addr) {
 	keep := slices.DeleteFunc(slices.Clone(s.Status.LoadBalancer.Ingress), func(in corev1.LoadBalancerIngress) bool {
 		a, err := netip.ParseAddr(in.IP)
-		return err == nil && containsAddr(addrs, a.Unmap())
+		return err == nil && slices.Contains(addrs, a.Unmap())
 	})
 	if len(keep) != len(s.Status.LoadBalancer.Ingress) {
 		c.log.Info("removing our addresses from a Service that is no longer ours", "service", key(s), "addrs", joinAddrs(addrs))
@@ -245,10 +256,10 @@ type statusPatch struct {
 // load balancer status travels, so the caches may keep a trimmed copy of
 // each Service.
 func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress []corev1.LoadBalancerIngress) bool {
-	st := &c.st
 	k := key(s)
-	if st.statusBusy[k] || rvOf(s.ResourceVersion) < st.statusWrote[k] || c.now().Sub(st.statusFailed[k]) < retryAfter {
-		return st.statusBusy[k]
+	ss := c.st.svc(k)
+	if ss.statusBusy || rvOf(s.ResourceVersion) < ss.statusWrote || c.now().Sub(ss.statusFailed) < retryAfter {
+		return ss.statusBusy
 	}
 	var p statusPatch
 	p.Metadata.ResourceVersion = s.ResourceVersion
@@ -261,7 +272,7 @@ func (c *Controller) writeStatus(ctx context.Context, s *corev1.Service, ingress
 		c.log.Error("encoding a status patch", "service", k, "err", err)
 		return false
 	}
-	st.statusBusy[k] = true
+	ss.statusBusy = true
 	c.write(ctx, statusWritten{key: k, err: context.Canceled}, func() event {
 		res := statusWritten{key: k}
 		got, err := c.deps.Client.CoreV1().Services(s.Namespace).Patch(ctx, s.Name, types.MergePatchType, body, metav1.PatchOptions{}, "status")
