@@ -3,7 +3,6 @@ package keeper
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -106,7 +105,14 @@ func start(t *testing.T, cfg Config, withGuard bool) *harness {
 	if withGuard {
 		deps.Guard = r
 	}
-	k := New(cfg, deps, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return run(t, New(cfg, deps, nil, discard), r)
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// run starts k, whose fakes are r, and waits until it has settled; the
+// calls of its start-up are forgotten.
+func run(t *testing.T, k *Keeper, r *recorder) *harness {
 	ctx, cancel := context.WithCancel(t.Context())
 	h := &harness{Keeper: k, r: r, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- k.Start(ctx) }()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -50,12 +49,7 @@ func startObserved(t *testing.T, cfg Config) (*harness, *transitions) {
 	r := &recorder{}
 	obs := &transitions{}
 	deps := Deps{Binder: r, Announcer: r, Election: r, Elect: r.run, Observer: Observers{obs, nil}}
-	k := New(cfg, deps, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(t.Context())
-	h := &harness{Keeper: k, r: r, cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- k.Start(ctx) }()
-	synctest.Wait()
-	return h, obs
+	return run(t, New(cfg, deps, nil, discard), r), obs
 }
 
 func TestObserverTransitions(t *testing.T) {
