@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
 
+	"github.com/vipkeeper/vipkeeper/internal/mailbox"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 )
 
@@ -18,27 +18,17 @@ import (
 // Keeper itself. Senders block until the loop takes the event, and return
 // at once after the loop has ended.
 type Inbox struct {
-	events   chan event
-	done     chan struct{} // closed when the loop ends; unblocks senders
-	stopOnce sync.Once
+	box *mailbox.Box[event] // closed when the loop ends
 }
 
 // NewInbox returns an empty Inbox.
 func NewInbox() *Inbox {
 	// Events are few (a handful per second at most); the buffer lets
 	// senders return while the loop is binding.
-	return &Inbox{events: make(chan event, 64), done: make(chan struct{})}
+	return &Inbox{box: mailbox.New[event](64)}
 }
 
-// stop ends the inbox: senders return at once from now on.
-func (in *Inbox) stop() { in.stopOnce.Do(func() { close(in.done) }) }
-
-func (in *Inbox) send(ev event) {
-	select {
-	case in.events <- ev:
-	case <-in.done:
-	}
-}
+func (in *Inbox) send(ev event) { in.box.Send(ev) }
 
 // Notify hands an election event to the loop (the election's notify).
 func (in *Inbox) Notify(ev election.Event) { in.send(electionEvent(ev)) }
@@ -84,17 +74,16 @@ func (in *Inbox) Ping(ctx context.Context) error {
 
 // roundTrip sends ev to the loop and waits until it closes done.
 func (in *Inbox) roundTrip(ctx context.Context, ev event, done <-chan struct{}) error {
-	select {
-	case in.events <- ev:
-	case <-in.done:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := in.box.SendContext(ctx, ev); err != nil {
+		if errors.Is(err, mailbox.ErrClosed) {
+			return ErrStopped
+		}
+		return err
 	}
 	select {
 	case <-done:
 		return nil
-	case <-in.done:
+	case <-in.box.Done():
 		return ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()

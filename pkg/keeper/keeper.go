@@ -149,7 +149,7 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) *Keeper {
 // the order that lets a peer take over at once: withdraw and unbind the VIP,
 // then stop the election, which releases the lease.
 func (k *Keeper) Start(ctx context.Context) error {
-	defer k.stop()
+	defer k.box.Close()
 	k.recheck = stoppedTimer()
 	defer k.recheck.Stop()
 
@@ -185,7 +185,7 @@ func (k *Keeper) Start(ctx context.Context) error {
 			k.unbind(context.WithoutCancel(ctx), ReasonElectionStopped, "")
 			k.setLeading(false)
 			return err
-		case ev := <-k.events:
+		case ev := <-k.box.C():
 			ev.apply(ctx, k)
 		case <-k.recheck.C:
 			k.check(ctx, "")

@@ -2,8 +2,8 @@ package services
 
 import (
 	"net/netip"
-	"sync"
 
+	"github.com/vipkeeper/vipkeeper/internal/mailbox"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 )
 
@@ -14,27 +14,20 @@ import (
 // block until the loop takes the event, and return at once after the loop
 // has ended.
 type Inbox struct {
-	events   chan event
-	done     chan struct{} // closed when the loop ends; unblocks senders
-	stopOnce sync.Once
+	box *mailbox.Box[event] // closed when the loop ends
 }
 
 // NewInbox returns an empty Inbox.
 func NewInbox() *Inbox {
 	// A burst of Lease events (a thousand claims after an informer
 	// restart) should not block the informers' goroutines.
-	return &Inbox{events: make(chan event, 1024), done: make(chan struct{})}
+	return &Inbox{box: mailbox.New[event](1024)}
 }
 
 // stop ends the inbox: senders return at once from now on.
-func (in *Inbox) stop() { in.stopOnce.Do(func() { close(in.done) }) }
+func (in *Inbox) stop() { in.box.Close() }
 
-func (in *Inbox) send(ev event) {
-	select {
-	case in.events <- ev:
-	case <-in.done:
-	}
-}
+func (in *Inbox) send(ev event) { in.box.Send(ev) }
 
 // NodeLeaseEvent hands the loop an event of this node's own Lease.
 func (in *Inbox) NodeLeaseEvent(ev election.Event) { in.send(nodeLeaseEvent(ev)) }

@@ -37,16 +37,16 @@ func (c *Controller) loop(ctx context.Context, writes *sync.WaitGroup) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev := <-c.events:
+		case ev := <-c.box.C():
 			ev.apply(c)
 		case <-c.wake:
 		case <-timer.C:
 		}
 		// Take whatever else is queued, so a burst costs one pass.
 	drain:
-		for range cap(c.events) {
+		for range cap(c.box.C()) {
 			select {
-			case ev := <-c.events:
+			case ev := <-c.box.C():
 				ev.apply(c)
 			case <-c.wake:
 			default:
