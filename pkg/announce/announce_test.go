@@ -307,7 +307,8 @@ func TestDialAndLookupErrorsAreCounted(t *testing.T) {
 	a := newTestAnnouncer(t, Config{}, f)
 	a.Takeover([]netip.Addr{vip4, vip6})
 
-	f.set(func(f *fakeNet) { f.dialErr, f.lookupErr = nil, net.UnknownNetworkError("gone") })
+	f.set(func(f *fakeNet) { f.dialErr = nil })
+	f.link.Fail(net.UnknownNetworkError("gone"))
 	a.Takeover([]netip.Addr{vip4, vip6})
 
 	want := map[StatsKey]Counts{
@@ -329,7 +330,7 @@ func TestInterfaceChangeReopens(t *testing.T) {
 		run(t, a)
 
 		a.Takeover([]netip.Addr{vip4})
-		f.set(func(f *fakeNet) { f.ifi.Index, f.ifi.HardwareAddr = 8, testMAC2 })
+		f.link.Update(func(ifi *net.Interface) { ifi.Index, ifi.HardwareAddr = 8, testMAC2 })
 		time.Sleep(time.Second)
 		synctest.Wait()
 

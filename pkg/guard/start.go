@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mdlayher/ndp"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 // Start opens the ARP and IPv6 listeners on the interface and reports
@@ -92,7 +93,7 @@ func (g *Guard) listen(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if ifi.Index != s.ifi.Index || !bytes.Equal(ifi.HardwareAddr, s.ifi.HardwareAddr) {
+			if !ether.Same(ifi, s.ifi) {
 				return fmt.Errorf("%w: index %d → %d, mac %s → %s", errLinkChanged,
 					s.ifi.Index, ifi.Index, s.ifi.HardwareAddr, ifi.HardwareAddr)
 			}
