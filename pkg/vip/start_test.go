@@ -125,8 +125,8 @@ func TestStartRestoresOnTimer(t *testing.T) {
 	})
 }
 
-// A broken or failed subscription is replaced and followed by a reconcile,
-// since events may have been lost.
+// A broken or failed subscription is replaced after resubscribeDelay, and
+// every attempt is followed by a reconcile, since events may have been lost.
 func TestStartResubscribes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(testIf, testIndex)
@@ -134,23 +134,23 @@ func TestStartResubscribes(t *testing.T) {
 		b := newWithNetlink(Config{Interface: testIf, ReconcileInterval: time.Hour}, f, testLogger(t))
 		stop := runStart(t, b)
 		defer stop()
-		if _, n := f.stats(); n != 0 {
-			t.Fatalf("subscriptions after a failed subscribe = %d, want 0", n)
+		if lists, n := f.stats(); n != 0 || lists != 1 {
+			t.Fatalf("after a failed subscribe: %d subscriptions, %d reconciles; want 0, 1", n, lists)
 		}
 		time.Sleep(resubscribeDelay)
 		synctest.Wait()
-		if _, n := f.stats(); n != 1 {
-			t.Fatalf("subscriptions after the retry delay = %d, want 1", n)
+		if lists, n := f.stats(); n != 1 || lists != 2 {
+			t.Fatalf("after the retry delay: %d subscriptions, %d reconciles; want 1, 2", n, lists)
 		}
-		before, _ := f.stats()
 		f.lastSub().close() // as when the socket overflows
 		synctest.Wait()
-		lists, n := f.stats()
-		if n != 2 {
-			t.Errorf("subscriptions after the channel closed = %d, want 2", n)
+		if _, n := f.stats(); n != 1 {
+			t.Errorf("subscriptions right after the channel closed = %d, want 1", n)
 		}
-		if lists == before {
-			t.Errorf("no reconcile after resubscribing")
+		time.Sleep(resubscribeDelay)
+		synctest.Wait()
+		if lists, n := f.stats(); n != 2 || lists != 3 {
+			t.Errorf("a retry delay after the channel closed: %d subscriptions, %d reconciles; want 2, 3", n, lists)
 		}
 	})
 }
