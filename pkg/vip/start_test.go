@@ -95,7 +95,7 @@ func TestStartRestoresOnEvent(t *testing.T) {
 		// An event on another interface about an address we do not care
 		// about causes no reconcile.
 		before, _ := f.stats()
-		f.event(netlinkUpdate(c4, 32, testIndex+1))
+		f.events.Send(netlinkUpdate(c4, 32, testIndex+1))
 		synctest.Wait()
 		if after, _ := f.stats(); after != before {
 			t.Errorf("unrelated event caused %d reconciles, want 0", after-before)
@@ -130,7 +130,7 @@ func TestStartRestoresOnTimer(t *testing.T) {
 func TestStartResubscribes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(testIf, testIndex)
-		f.subErrs = 1
+		f.events.FailNext(1)
 		b := newWithNetlink(Config{Interface: testIf, ReconcileInterval: time.Hour}, f, testLogger(t))
 		stop := runStart(t, b)
 		defer stop()
@@ -142,7 +142,7 @@ func TestStartResubscribes(t *testing.T) {
 		if lists, n := f.stats(); n != 1 || lists != 2 {
 			t.Fatalf("after the retry delay: %d subscriptions, %d reconciles; want 1, 2", n, lists)
 		}
-		f.lastSub().close() // as when the socket overflows
+		f.events.Last().Close() // as when the socket overflows
 		synctest.Wait()
 		if _, n := f.stats(); n != 1 {
 			t.Errorf("subscriptions right after the channel closed = %d, want 1", n)
