@@ -71,7 +71,6 @@ type Binder struct {
 	lastErr string                  // last reconcile error logged by Start, to log each error once
 
 	mu      sync.Mutex // guards the fields below; never held across netlink calls
-	bound   []netip.Addr
 	ifindex int                     // interface index at the last reconcile, 0 if unknown
 	watch   map[netip.Addr]struct{} // addresses whose events matter: desired and ours
 }
@@ -122,16 +121,6 @@ func (b *Binder) Set(ctx context.Context, addrs []netip.Addr) (added []netip.Add
 	b.desired = desired
 	added, _, err = b.reconcileLocked()
 	return added, err
-}
-
-// Bound returns, sorted, the desired addresses that the kernel held at the
-// last reconcile. It includes a desired address held by someone else (same
-// address without our Protocol): the VIP is on the node, just not ours to
-// remove.
-func (b *Binder) Bound() []netip.Addr {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.bound)
 }
 
 // Start reconciles once (which removes addresses of ours left by a previous
@@ -311,10 +300,9 @@ func (b *Binder) reconcileLocked() (added, restored []netip.Addr, err error) {
 	return added, restored, errors.Join(errs...)
 }
 
-// publish records what Bound and relevant read. held maps addresses on the
+// publish records what relevant reads. held maps addresses on the
 // interface to who holds them.
 func (b *Binder) publish(index int, held map[netip.Addr]holder) {
-	bound := slices.SortedFunc(maps.Keys(b.seen), netip.Addr.Compare)
 	watch := maps.Clone(b.desired)
 	for ip, h := range held {
 		if h&heldOurs != 0 {
@@ -323,10 +311,7 @@ func (b *Binder) publish(index int, held map[netip.Addr]holder) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if index == 0 {
-		bound = nil
-	}
-	b.bound, b.ifindex, b.watch = bound, index, watch
+	b.ifindex, b.watch = index, watch
 }
 
 // holder tells who holds an address on the interface; both bits can be set
