@@ -146,9 +146,8 @@ func New(cfg Config, log *slog.Logger) *Announcer {
 }
 
 // Start runs the burst and refresh rounds until ctx ends, then closes the
-// sockets. It returns nil when ctx ends. Announce and Takeover may be called
-// before Start; their first round is sent at once and the rest when Start
-// runs.
+// sockets. It returns nil when ctx ends. Announce may be called before
+// Start; its first round is sent at once and the rest when Start runs.
 func (a *Announcer) Start(ctx context.Context) error {
 	defer a.shutdown()
 
@@ -212,12 +211,6 @@ func (a *Announcer) Announce(addrs, fresh []netip.Addr) {
 	a.poke()
 }
 
-// Takeover replaces the announced set with addrs and bursts all of it: it is
-// Announce(addrs, addrs).
-func (a *Announcer) Takeover(addrs []netip.Addr) {
-	a.Announce(addrs, addrs)
-}
-
 // Withdraw empties the announced set and cancels pending rounds. It waits
 // for a round in progress, so nothing is sent after it returns.
 func (a *Announcer) Withdraw() {
@@ -232,13 +225,6 @@ func (a *Announcer) Withdraw() {
 	a.sendMu.Unlock()
 
 	a.poke()
-}
-
-// Addrs returns the announced set.
-func (a *Announcer) Addrs() []netip.Addr {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.addrs)
 }
 
 // Stats returns a snapshot of the packet and error counters.

@@ -63,6 +63,10 @@ func newFakeNet() *fakeNet {
 	}
 }
 
+// takeover announces ips and bursts all of them, as the keeper does right
+// after binding them.
+func takeover(a *Announcer, ips ...netip.Addr) { a.Announce(ips, ips) }
+
 // newTestAnnouncer returns an Announcer wired to f.
 func newTestAnnouncer(t *testing.T, cfg Config, f *fakeNet) *Announcer {
 	t.Helper()
