@@ -123,7 +123,8 @@ func (g *Guard) Watch(addrs []netip.Addr) {
 	}
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters; the daemon exports them as
+// metrics (metrics.AddGuard).
 func (g *Guard) Stats() Stats {
 	return Stats{
 		Reported: g.reported.Load(),

@@ -12,9 +12,10 @@
 // call them: keeper.Observer (Observe), election.Observer (LeaseWrite), the
 // health prober's Observe function (ObserveProbe), and plain setters for the
 // watchdog (SetAPIReachable), the aggregate health (SetHealthy) and the
-// doctor (SetDoctorFindings). The announcer's counters are read at scrape
-// time from its Stats method by a custom collector, so nothing in the send
-// path touches a metric.
+// doctor (SetDoctorFindings). The announcer's and the guard's counters are
+// read at scrape time from their Stats methods by custom collectors
+// (AddAnnouncer, AddGuard), so nothing in the send or receive path touches
+// a metric.
 //
 // docs/metrics.md lists every family with its meaning and sample alerts.
 package metrics

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
+	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 )
@@ -217,6 +218,32 @@ vipkeeper_announcements_sent_total{protocol="ndp",trigger="takeover"} 0
 	}
 }
 
+func TestGuard(t *testing.T) {
+	m, reg := newTest(t)
+	stats := guard.Stats{Reported: 4, Dropped: 2, Opens: 3, Errors: 1}
+	if err := m.AddGuard(func() guard.Stats { return stats }); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, reg, `
+# HELP vipkeeper_guard_claims_dropped_total Claims on a held VIP dropped because the queue of claims not yet acted upon was full.
+# TYPE vipkeeper_guard_claims_dropped_total counter
+vipkeeper_guard_claims_dropped_total 2
+# HELP vipkeeper_guard_claims_reported_total Claims on a held VIP seen on the wire from another MAC and passed on to be acted upon.
+# TYPE vipkeeper_guard_claims_reported_total counter
+vipkeeper_guard_claims_reported_total 4
+# HELP vipkeeper_guard_listener_errors_total Failures to open the guard's listeners and read errors on them; claims go unseen until they are reopened.
+# TYPE vipkeeper_guard_listener_errors_total counter
+vipkeeper_guard_listener_errors_total 1
+# HELP vipkeeper_guard_listener_opens_total Times the guard opened its ARP and NDP listeners: once at start, again after a failure or when the interface was re-created.
+# TYPE vipkeeper_guard_listener_opens_total counter
+vipkeeper_guard_listener_opens_total 3
+`, "vipkeeper_guard_claims_dropped_total", "vipkeeper_guard_claims_reported_total",
+		"vipkeeper_guard_listener_errors_total", "vipkeeper_guard_listener_opens_total")
+	if err := m.AddGuard(func() guard.Stats { return guard.Stats{} }); err == nil {
+		t.Error("a second guard collector registered without error")
+	}
+}
+
 // Every family follows the naming rules promlint checks (units, _total on
 // counters), and the registry with the runtime collectors gathers cleanly.
 func TestLintAndRuntime(t *testing.T) {
@@ -226,6 +253,9 @@ func TestLintAndRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := m.AddAnnouncer(func() map[announce.StatsKey]announce.Counts { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddGuard(func() guard.Stats { return guard.Stats{} }); err != nil {
 		t.Fatal(err)
 	}
 	problems, err := testutil.GatherAndLint(reg)

@@ -1,12 +1,8 @@
 package metrics
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 )
 
@@ -92,53 +88,6 @@ func (m *Metrics) SetDoctorFindings(counts map[string]int) {
 	for _, s := range []string{"info", "warning", "error"} {
 		m.doctorFindings.WithLabelValues(s).Set(float64(counts[s]))
 	}
-}
-
-// AddAnnouncer registers a collector that reads the announcer's counters
-// at scrape time. stats is announce.Announcer.Stats.
-func (m *Metrics) AddAnnouncer(stats func() map[announce.StatsKey]announce.Counts) error {
-	if err := m.reg.Register(newAnnounceCollector(stats)); err != nil {
-		return fmt.Errorf("register announcer metrics: %w", err)
-	}
-	return nil
-}
-
-// announceCollector exports announce.Announcer.Stats: every protocol and
-// trigger, zero or not, so the series exist from the first scrape.
-type announceCollector struct {
-	stats        func() map[announce.StatsKey]announce.Counts
-	sent, errors *prometheus.Desc
-}
-
-func newAnnounceCollector(stats func() map[announce.StatsKey]announce.Counts) *announceCollector {
-	return &announceCollector{
-		stats: stats,
-		sent: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announcements", "sent_total"),
-			"Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.",
-			[]string{"protocol", "trigger"}, nil),
-		errors: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announce", "errors_total"),
-			"Announcements of one address in one round that failed (socket or interface errors).", nil, nil),
-	}
-}
-
-func (c *announceCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.sent
-	ch <- c.errors
-}
-
-func (c *announceCollector) Collect(ch chan<- prometheus.Metric) {
-	stats := c.stats()
-	var errs uint64
-	for _, p := range []announce.Protocol{announce.ProtocolARP, announce.ProtocolNDP} {
-		for _, t := range []announce.Trigger{announce.TriggerTakeover, announce.TriggerRefresh} {
-			n := stats[announce.StatsKey{Protocol: p, Trigger: t}]
-			ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(n.Packets), string(p), string(t))
-		}
-	}
-	for _, n := range stats {
-		errs += n.Errors
-	}
-	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(errs))
 }
 
 // ServiceVIPs exports the services controller's figures after each pass.
