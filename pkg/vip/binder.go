@@ -70,7 +70,7 @@ type Binder struct {
 	warned  map[netip.Addr]struct{} // desired addresses held by someone else, already warned about
 	lastErr string                  // last reconcile error logged by Start, to log each error once
 
-	mu      sync.Mutex // guards the fields below; never held across netlink calls
+	mu      sync.Mutex              // guards the fields below; never held across netlink calls
 	ifindex int                     // interface index at the last reconcile, 0 if unknown
 	watch   map[netip.Addr]struct{} // addresses whose events matter: desired and ours
 }

@@ -97,10 +97,10 @@ func TestSetReconcile(t *testing.T) {
 		wantAdds:  []call{{testIndex, ours(a4)}},
 		wantAfter: []kernelAddr{foreign(b4, 24, 0), foreign(c4, 32, 1), ours(a4)},
 	}, {
-		name:      "add racing with someone else's add is not an error and not added",
-		addErr:    map[netip.Addr]error{a4: unix.EEXIST},
-		set:       []netip.Addr{a4},
-		wantAdds:  []call{{testIndex, ours(a4)}},
+		name:     "add racing with someone else's add is not an error and not added",
+		addErr:   map[netip.Addr]error{a4: unix.EEXIST},
+		set:      []netip.Addr{a4},
+		wantAdds: []call{{testIndex, ours(a4)}},
 	}, {
 		name:      "a failed add is reported and the others still happen",
 		addErr:    map[netip.Addr]error{a4: errBoom},
