@@ -5,8 +5,8 @@
 // caller passes in (never the global default one). Label values come from
 // small fixed sets: the lease's namespace/name, the address family (ipv4,
 // ipv6), an unbind reason from keeper.Reasons, an announcement protocol and
-// trigger, a health check's configured name, a doctor severity. No address
-// ever becomes a label.
+// trigger, a health check's configured name, a doctor severity, a
+// configured services pool's name. No address ever becomes a label.
 //
 // A *Metrics is fed through small interfaces declared by the packages that
 // call them: keeper.Observer (Observe), election.Observer (LeaseWrite), the

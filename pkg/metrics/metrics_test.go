@@ -9,10 +9,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 )
 
@@ -244,6 +246,37 @@ vipkeeper_guard_listener_opens_total 3
 	}
 }
 
+func TestPoolUsage(t *testing.T) {
+	m, reg := newTest(t)
+	const help = `# HELP vipkeeper_services_pool_addresses Addresses of a LoadBalancer pool and family: usable in total, and allocated; exported by the allocator node only.
+# TYPE vipkeeper_services_pool_addresses gauge
+`
+	m.SetPoolUsage([]ipam.PoolUsage{
+		{Pool: "default", Family: corev1.IPv4Protocol, Size: 254, Used: 3},
+		{Pool: "default", Family: corev1.IPv6Protocol, Size: 1 << 64, Used: 2},
+		{Pool: "edge", Family: corev1.IPv4Protocol, Size: 16},
+	})
+	compare(t, reg, help+`
+vipkeeper_services_pool_addresses{family="ipv4",pool="default",state="allocated"} 3
+vipkeeper_services_pool_addresses{family="ipv4",pool="default",state="total"} 254
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="allocated"} 0
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="total"} 16
+vipkeeper_services_pool_addresses{family="ipv6",pool="default",state="allocated"} 2
+vipkeeper_services_pool_addresses{family="ipv6",pool="default",state="total"} 1.8446744073709552e+19
+`, "vipkeeper_services_pool_addresses")
+
+	m.SetPoolUsage([]ipam.PoolUsage{{Pool: "edge", Family: corev1.IPv4Protocol, Size: 16, Used: 1}})
+	compare(t, reg, help+`
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="allocated"} 1
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="total"} 16
+`, "vipkeeper_services_pool_addresses")
+
+	m.SetPoolUsage(nil) // the allocator role moved away
+	if n, err := testutil.GatherAndCount(reg, "vipkeeper_services_pool_addresses"); err != nil || n != 0 {
+		t.Errorf("%d pool series after SetPoolUsage(nil) (%v), want 0", n, err)
+	}
+}
+
 // Every family follows the naming rules promlint checks (units, _total on
 // counters), and the registry with the runtime collectors gathers cleanly.
 func TestLintAndRuntime(t *testing.T) {
@@ -258,6 +291,7 @@ func TestLintAndRuntime(t *testing.T) {
 	if err := m.AddGuard(func() guard.Stats { return guard.Stats{} }); err != nil {
 		t.Fatal(err)
 	}
+	m.SetPoolUsage([]ipam.PoolUsage{{Pool: "default", Family: corev1.IPv4Protocol, Size: 254, Used: 1}})
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)

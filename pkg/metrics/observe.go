@@ -3,7 +3,10 @@ package metrics
 import (
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
 
 // reasonOther is the unbind reason label of a reason the keeper does not
@@ -96,4 +99,38 @@ func (m *Metrics) ServiceVIPs(bound, claimed, addresses int, allocator bool) {
 	m.serviceVIPs.WithLabelValues("claimed").Set(float64(claimed))
 	m.serviceVIPs.WithLabelValues("allocated").Set(float64(addresses))
 	m.allocator.Set(boolf(allocator))
+}
+
+// poolFamily is one pool and family of vipkeeper_services_pool_addresses.
+type poolFamily struct{ pool, family string }
+
+// SetPoolUsage exports the allocator's pool usage (ipam.Allocator.Usage):
+// for each pool and family the addresses allocated and usable in total.
+// Series of pools and families missing from usage are removed, so nil
+// (this node does not hold the allocator role) removes them all.
+func (m *Metrics) SetPoolUsage(usage []ipam.PoolUsage) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := make(map[poolFamily]struct{}, len(usage))
+	for _, u := range usage {
+		k := poolFamily{u.Pool, familyLabel(u.Family)}
+		now[k] = struct{}{}
+		m.poolAddresses.WithLabelValues(k.pool, k.family, "allocated").Set(float64(u.Used))
+		m.poolAddresses.WithLabelValues(k.pool, k.family, "total").Set(u.Size)
+	}
+	for k := range m.pools {
+		if _, ok := now[k]; !ok {
+			m.poolAddresses.DeleteLabelValues(k.pool, k.family, "allocated")
+			m.poolAddresses.DeleteLabelValues(k.pool, k.family, "total")
+		}
+	}
+	m.pools = now
+}
+
+// familyLabel is the family label value of a Kubernetes IP family.
+func familyLabel(f corev1.IPFamily) string {
+	if f == corev1.IPv4Protocol {
+		return FamilyIPv4
+	}
+	return FamilyIPv6
 }
