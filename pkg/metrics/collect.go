@@ -23,22 +23,31 @@ func (m *Metrics) AddAnnouncer(stats func() map[announce.StatsKey]announce.Count
 type announceCollector struct {
 	stats        func() map[announce.StatsKey]announce.Counts
 	sent, errors *prometheus.Desc
+	// sentOld is vipkeeper_announcements_sent_total, the name sent had
+	// before every announcement family moved to the announce subsystem.
+	// Exported beside it for one release so that alerts keep working;
+	// remove it in the release after (CHANGELOG.md).
+	sentOld *prometheus.Desc
 }
 
 func newAnnounceCollector(stats func() map[announce.StatsKey]announce.Counts) *announceCollector {
+	const sentHelp = "Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent."
 	return &announceCollector{
 		stats: stats,
-		sent: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announcements", "sent_total"),
-			"Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.",
-			[]string{"protocol", "trigger"}, nil),
+		sent: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announce", "sent_total"),
+			sentHelp, []string{"protocol", "trigger"}, nil),
 		errors: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announce", "errors_total"),
 			"Announcements of one address in one round that failed (socket or interface errors).", nil, nil),
+		sentOld: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announcements", "sent_total"),
+			"Deprecated: use vipkeeper_announce_sent_total, the same counter; this name goes in the next release. "+sentHelp,
+			[]string{"protocol", "trigger"}, nil),
 	}
 }
 
 func (c *announceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sent
 	ch <- c.errors
+	ch <- c.sentOld
 }
 
 func (c *announceCollector) Collect(ch chan<- prometheus.Metric) {
@@ -46,8 +55,9 @@ func (c *announceCollector) Collect(ch chan<- prometheus.Metric) {
 	var errs uint64
 	for _, p := range []announce.Protocol{announce.ProtocolARP, announce.ProtocolNDP} {
 		for _, t := range []announce.Trigger{announce.TriggerTakeover, announce.TriggerRefresh} {
-			n := stats[announce.StatsKey{Protocol: p, Trigger: t}]
-			ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(n.Packets), string(p), string(t))
+			n := float64(stats[announce.StatsKey{Protocol: p, Trigger: t}].Packets)
+			ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, n, string(p), string(t))
+			ch <- prometheus.MustNewConstMetric(c.sentOld, prometheus.CounterValue, n, string(p), string(t))
 		}
 	}
 	for _, n := range stats {

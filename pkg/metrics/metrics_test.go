@@ -208,13 +208,19 @@ func TestAnnouncer(t *testing.T) {
 # HELP vipkeeper_announce_errors_total Announcements of one address in one round that failed (socket or interface errors).
 # TYPE vipkeeper_announce_errors_total counter
 vipkeeper_announce_errors_total 3
-# HELP vipkeeper_announcements_sent_total Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.
+# HELP vipkeeper_announce_sent_total Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.
+# TYPE vipkeeper_announce_sent_total counter
+vipkeeper_announce_sent_total{protocol="arp",trigger="refresh"} 0
+vipkeeper_announce_sent_total{protocol="arp",trigger="takeover"} 10
+vipkeeper_announce_sent_total{protocol="ndp",trigger="refresh"} 3
+vipkeeper_announce_sent_total{protocol="ndp",trigger="takeover"} 0
+# HELP vipkeeper_announcements_sent_total Deprecated: use vipkeeper_announce_sent_total, the same counter; this name goes in the next release. Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.
 # TYPE vipkeeper_announcements_sent_total counter
 vipkeeper_announcements_sent_total{protocol="arp",trigger="refresh"} 0
 vipkeeper_announcements_sent_total{protocol="arp",trigger="takeover"} 10
 vipkeeper_announcements_sent_total{protocol="ndp",trigger="refresh"} 3
 vipkeeper_announcements_sent_total{protocol="ndp",trigger="takeover"} 0
-`, "vipkeeper_announce_errors_total", "vipkeeper_announcements_sent_total")
+`, "vipkeeper_announce_errors_total", "vipkeeper_announce_sent_total", "vipkeeper_announcements_sent_total")
 	if err := m.AddAnnouncer(func() map[announce.StatsKey]announce.Counts { return nil }); err == nil {
 		t.Error("a second announcer collector registered without error")
 	}
