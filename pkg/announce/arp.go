@@ -70,7 +70,7 @@ func (a *Announcer) closeARP() {
 		return
 	}
 	if err := a.arpW.Close(); err != nil {
-		a.log.Debug("closing arp socket", "error", err)
+		a.log.Debug("closing arp socket", "err", err)
 	}
 	a.arpW = nil
 }

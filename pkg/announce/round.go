@@ -97,7 +97,7 @@ func (a *Announcer) link() (*net.Interface, error) {
 
 func (a *Announcer) fail(p Protocol, trigger Trigger, ip netip.Addr, packets int, err error) {
 	a.count(p, trigger, packets, true)
-	a.log.Warn("announcement failed", "protocol", p, "trigger", trigger, "vip", ip, "error", err)
+	a.log.Warn("announcement failed", "protocol", p, "trigger", trigger, "vip", ip, "err", err)
 }
 
 // failAll counts a failure for every address in addrs and logs it once, so
@@ -110,7 +110,7 @@ func (a *Announcer) failAll(addrs []netip.Addr, trigger Trigger, err error) {
 		a.count(protocolOf(ip), trigger, 0, true)
 	}
 	a.log.Warn("announcement failed", "trigger", trigger, "addresses", len(addrs),
-		"first_vip", addrs[0], "error", err)
+		"first_vip", addrs[0], "err", err)
 }
 
 // closeWriters closes both cached sockets. a.sendMu must be held.
