@@ -49,7 +49,9 @@ func runStart(t *testing.T, b *Binder) (stop func()) {
 }
 
 // Start's first reconcile runs with an empty desired set: addresses of ours
-// left by a previous run go, everything else stays (PITFALLS 7).
+// left by a previous run go (a crashed run may have left a VIP that another
+// node holds by now), everything else stays (an administrator's address,
+// even one equal to a VIP, is not ours to remove).
 func TestStartRemovesStale(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		kept := []kernelAddr{foreign(b4, 32, 0), foreign(c4, 24, 2), foreign(a4, 24, 0)}
@@ -63,8 +65,9 @@ func TestStartRemovesStale(t *testing.T) {
 	})
 }
 
-// A VIP removed by someone else is put back on the event, and OnRestored is
-// called exactly once per removal (PITFALLS 8).
+// A VIP removed by someone else (a network manager or DHCP client that
+// flushes addresses it did not add) is put back on the event, and
+// OnRestored is called exactly once per removal.
 func TestStartRestoresOnEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(testIf, testIndex)
