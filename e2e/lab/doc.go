@@ -3,7 +3,8 @@
 // client namespace joined by a bridge in yet another namespace, and one
 // vipkeeper daemon plus a tiny HTTP server in every node namespace.
 //
-// Topology (documentation addresses only, see ../../shared/LAB.md):
+// Topology (documentation addresses only, RFC 5737 and RFC 3849, so that
+// nothing the lab sends can reach or impersonate a real network):
 //
 //	vk-<id>-br    bridge br0; one veth per namespace below plugs into it
 //	vk-<id>-api   eth0 192.0.2.2/24, 2001:db8::2/64; etcd on 127.0.0.1,

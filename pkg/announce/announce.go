@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mdlayher/ndp"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 const (
@@ -94,7 +96,7 @@ type Announcer struct {
 	log *slog.Logger
 
 	// Injected so tests can run without root and without a real link.
-	lookupInterface func(name string) (*net.Interface, error)
+	lookupInterface ether.Lookup
 	dialARP         func(ifi *net.Interface) (arpWriter, error)
 	listenNDP       func(ifi *net.Interface, addr ndp.Addr) (ndpWriter, netip.Addr, error)
 
@@ -102,13 +104,12 @@ type Announcer struct {
 	// to without blocking.
 	wake chan struct{}
 
-	sendMu  sync.Mutex // guards the fields below; taken before mu
-	stopped bool       // Start has returned; no more sockets are opened
-	ifIndex int        // index of the link the writers were opened on
-	ifMAC   net.HardwareAddr
-	arpW    arpWriter  // nil until needed
-	ndpW    ndpWriter  // nil until needed
-	ndpSrc  netip.Addr // the address ndpW is bound to
+	sendMu  sync.Mutex     // guards the fields below; taken before mu
+	stopped bool           // Start has returned; no more sockets are opened
+	opened  *net.Interface // the link the writers were opened on; nil until the first round
+	arpW    arpWriter      // nil until needed
+	ndpW    ndpWriter      // nil until needed
+	ndpSrc  netip.Addr     // the address ndpW is bound to
 
 	mu         sync.Mutex           // guards the fields below
 	addrs      []netip.Addr         // the announced set, in order; replaced, not modified
@@ -145,9 +146,8 @@ func New(cfg Config, log *slog.Logger) *Announcer {
 }
 
 // Start runs the burst and refresh rounds until ctx ends, then closes the
-// sockets. It returns nil when ctx ends. Announce and Takeover may be called
-// before Start; their first round is sent at once and the rest when Start
-// runs.
+// sockets. It returns nil when ctx ends. Announce may be called before
+// Start; its first round is sent at once and the rest when Start runs.
 func (a *Announcer) Start(ctx context.Context) error {
 	defer a.shutdown()
 
@@ -211,12 +211,6 @@ func (a *Announcer) Announce(addrs, fresh []netip.Addr) {
 	a.poke()
 }
 
-// Takeover replaces the announced set with addrs and bursts all of it: it is
-// Announce(addrs, addrs).
-func (a *Announcer) Takeover(addrs []netip.Addr) {
-	a.Announce(addrs, addrs)
-}
-
 // Withdraw empties the announced set and cancels pending rounds. It waits
 // for a round in progress, so nothing is sent after it returns.
 func (a *Announcer) Withdraw() {
@@ -231,13 +225,6 @@ func (a *Announcer) Withdraw() {
 	a.sendMu.Unlock()
 
 	a.poke()
-}
-
-// Addrs returns the announced set.
-func (a *Announcer) Addrs() []netip.Addr {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.addrs)
 }
 
 // Stats returns a snapshot of the packet and error counters.
@@ -269,25 +256,11 @@ func (a *Announcer) shutdown() {
 
 // normalize unmaps, validates and de-duplicates addrs, keeping their order.
 func (a *Announcer) normalize(addrs []netip.Addr) []netip.Addr {
-	out := make([]netip.Addr, 0, len(addrs))
-	seen := make(map[netip.Addr]struct{}, len(addrs))
-	for _, ip := range addrs {
-		ip = canonical(ip)
-		if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() {
-			a.log.Warn("ignoring address that cannot be announced", "vip", ip)
-			continue
-		}
-		if _, dup := seen[ip]; !dup {
-			seen[ip] = struct{}{}
-			out = append(out, ip)
-		}
+	set, ignored := ether.Normalize(addrs)
+	for _, ip := range ignored {
+		a.log.Warn("ignoring address that cannot be announced", "vip", ip)
 	}
-	return out
-}
-
-// canonical is the form of ip used in the announced set.
-func canonical(ip netip.Addr) netip.Addr {
-	return ip.Unmap().WithZone("")
+	return set
 }
 
 func (a *Announcer) count(p Protocol, t Trigger, packets int, failed bool) {

@@ -252,7 +252,6 @@ func TestEmptyAnnounceIsWithdraw(t *testing.T) {
 		{"Announce(nil, nil)", func(a *Announcer) { a.Announce(nil, nil) }},
 		{"Announce(nil, fresh)", func(a *Announcer) { a.Announce(nil, addrs(vip4)) }},
 		{"Announce(invalid only)", func(a *Announcer) { a.Announce(addrs(netip.Addr{}), nil) }},
-		{"Takeover(nil)", func(a *Announcer) { a.Takeover(nil) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,60 +273,8 @@ func TestEmptyAnnounceIsWithdraw(t *testing.T) {
 				if diff := cmp.Diff(want, sentRounds(f.packets()), cmpAddr); diff != "" {
 					t.Errorf("rounds (-want +got):\n%s", diff)
 				}
-				if got := a.Addrs(); len(got) != 0 {
-					t.Errorf("Addrs() = %v, want empty", got)
-				}
 			})
 		})
-	}
-}
-
-// TestTakeoverIsAnnounceAll runs the same calls through Takeover and through
-// Announce(addrs, addrs) and expects the same packets at the same times.
-func TestTakeoverIsAnnounceAll(t *testing.T) {
-	type call struct {
-		at    time.Duration
-		addrs []netip.Addr
-	}
-	calls := []call{
-		{0, addrs(vip4, vip6)},
-		{300 * time.Millisecond, addrs(vip4b)},
-		{15 * time.Second, addrs(vip4b, vip6)},
-		{50 * time.Second, nil},
-		{60 * time.Second, addrs(vip4)},
-	}
-	record := func(t *testing.T, takeover func(a *Announcer, addrs []netip.Addr)) ([]sentPacket, map[StatsKey]Counts) {
-		var (
-			ps    []sentPacket
-			stats map[StatsKey]Counts
-		)
-		synctest.Test(t, func(t *testing.T) {
-			f := newFakeNet()
-			a := newTestAnnouncer(t, Config{RefreshInterval: 10 * time.Second}, f)
-			run(t, a)
-			start := time.Now()
-			for _, c := range calls {
-				time.Sleep(c.at - time.Since(start))
-				synctest.Wait()
-				takeover(a, c.addrs)
-			}
-			time.Sleep(time.Minute)
-			synctest.Wait()
-			ps, stats = f.packets(), a.Stats()
-		})
-		return ps, stats
-	}
-
-	wantPs, wantStats := record(t, (*Announcer).Takeover)
-	gotPs, gotStats := record(t, func(a *Announcer, addrs []netip.Addr) { a.Announce(addrs, addrs) })
-	if len(wantPs) == 0 {
-		t.Fatal("Takeover sent nothing")
-	}
-	if diff := cmp.Diff(wantPs, gotPs, cmpAddr); diff != "" {
-		t.Errorf("packets (-Takeover +Announce):\n%s", diff)
-	}
-	if diff := cmp.Diff(wantStats, gotStats); diff != "" {
-		t.Errorf("stats (-Takeover +Announce):\n%s", diff)
 	}
 }
 

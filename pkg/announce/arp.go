@@ -10,6 +10,8 @@ import (
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 // arpWriter is the part of *arp.Client the Announcer uses.
@@ -19,15 +21,11 @@ type arpWriter interface {
 	Close() error
 }
 
-// zeroMAC is the target hardware address of an ARP announcement in request
-// form (RFC 5227 §2.3: "ignored and SHOULD be set to all zeroes").
-var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
-
 // gratuitousARP returns the two forms of an ARP announcement of vip at mac:
 // a request (RFC 5227 §2.3) and a reply with a broadcast target. Both go to
 // the Ethernet broadcast address.
 func gratuitousARP(mac net.HardwareAddr, vip netip.Addr) ([]*arp.Packet, error) {
-	req, err := arp.NewPacket(arp.OperationRequest, mac, vip, zeroMAC, vip)
+	req, err := arp.NewPacket(arp.OperationRequest, mac, vip, ether.ZeroMAC, vip)
 	if err != nil {
 		return nil, fmt.Errorf("build arp request: %w", err)
 	}
@@ -72,7 +70,7 @@ func (a *Announcer) closeARP() {
 		return
 	}
 	if err := a.arpW.Close(); err != nil {
-		a.log.Debug("closing arp socket", "error", err)
+		a.log.Debug("closing arp socket", "err", err)
 	}
 	a.arpW = nil
 }

@@ -29,8 +29,7 @@
 // refresh keeps switch MAC tables (typically aged out after 300 s) and router
 // ARP caches populated and repairs caches after a partition heals.
 //
-// Takeover(addrs) is Announce(addrs, addrs). An address removed from the set
-// is not sent again after Announce returns, and Withdraw (or an empty set)
+// An address removed from the set is not sent again after Announce returns, and Withdraw (or an empty set)
 // stops everything: no packet is sent after it returns.
 //
 // A round writes its addresses back to back, without pauses, whether it holds
@@ -48,7 +47,7 @@
 // traffic in the kernel.
 //
 // Sockets and interface lookups belong to the network namespace of the
-// calling thread, so Start, Announce and Takeover must run in the namespace that holds
+// calling thread, so Start and Announce must run in the namespace that holds
 // Config.Interface (the daemon runs in the host namespace).
 //
 // Send errors are logged and counted (see Announcer.Stats), never fatal.

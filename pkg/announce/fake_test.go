@@ -13,6 +13,8 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ndp"
 	"golang.org/x/net/ipv6"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether/ethertest"
 )
 
 var (
@@ -40,9 +42,9 @@ type sentPacket struct {
 type fakeNet struct {
 	start time.Time
 
+	link *ethertest.Link
+
 	mu          sync.Mutex // guards the fields below
-	ifi         net.Interface
-	lookupErr   error
 	sent        []sentPacket
 	arpDials    int
 	ndpListens  []ndp.Addr
@@ -56,10 +58,14 @@ type fakeNet struct {
 func newFakeNet() *fakeNet {
 	return &fakeNet{
 		start:       time.Now(),
-		ifi:         net.Interface{Index: 7, Name: "vk0", HardwareAddr: testMAC},
+		link:        ethertest.NewLink(net.Interface{Index: 7, Name: "vk0", HardwareAddr: testMAC}),
 		linkLocalOK: true,
 	}
 }
+
+// takeover announces ips and bursts all of them, as the keeper does right
+// after binding them.
+func takeover(a *Announcer, ips ...netip.Addr) { a.Announce(ips, ips) }
 
 // newTestAnnouncer returns an Announcer wired to f.
 func newTestAnnouncer(t *testing.T, cfg Config, f *fakeNet) *Announcer {
@@ -68,20 +74,10 @@ func newTestAnnouncer(t *testing.T, cfg Config, f *fakeNet) *Announcer {
 		cfg.Interface = "vk0"
 	}
 	a := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	a.lookupInterface = f.lookup
+	a.lookupInterface = f.link.Lookup
 	a.dialARP = f.dialARP
 	a.listenNDP = f.listenNDP
 	return a
-}
-
-func (f *fakeNet) lookup(name string) (*net.Interface, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.lookupErr != nil {
-		return nil, f.lookupErr
-	}
-	ifi := f.ifi
-	return &ifi, nil
 }
 
 func (f *fakeNet) dialARP(*net.Interface) (arpWriter, error) {

@@ -76,7 +76,7 @@ func testIntegration(t *testing.T, dadOnA bool) {
 			}
 			an := New(Config{Interface: ifA, RefreshInterval: time.Second},
 				slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
-			an.Takeover([]netip.Addr{netip.MustParseAddr(vip4), netip.MustParseAddr(vip6)})
+			takeover(an, netip.MustParseAddr(vip4), netip.MustParseAddr(vip6))
 			ready <- ifi.HardwareAddr
 			err = an.Start(ctx)
 			res.mac, res.stats = ifi.HardwareAddr, an.Stats()

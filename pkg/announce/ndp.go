@@ -68,7 +68,7 @@ func (a *Announcer) openNDP(ifi *net.Interface, vip netip.Addr) error {
 			return fmt.Errorf("open ndp socket: %w", errors.Join(llErr, vipErr))
 		}
 		a.log.Debug("no usable link-local address, sending NA from the VIP",
-			"vip", vip, "link_local_error", llErr)
+			"vip", vip, "link_local_err", llErr)
 	}
 	a.ndpW, a.ndpSrc = w, src
 	return nil
@@ -79,7 +79,7 @@ func (a *Announcer) closeNDP() {
 		return
 	}
 	if err := a.ndpW.Close(); err != nil {
-		a.log.Debug("closing ndp socket", "error", err)
+		a.log.Debug("closing ndp socket", "err", err)
 	}
 	a.ndpW, a.ndpSrc = nil, netip.Addr{}
 }

@@ -3,15 +3,12 @@ package announce
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"time"
-)
 
-// errNoHardwareAddr is returned for links without an Ethernet address
-// (tun, WireGuard, ...), where ARP and NDP link-layer options make no sense.
-var errNoHardwareAddr = errors.New("interface has no 6-byte hardware address")
+	"github.com/vipkeeper/vipkeeper/internal/ether"
+)
 
 // errRoundTimeout is counted for the addresses a round had no time left for.
 var errRoundTimeout = errors.New("round timed out")
@@ -79,31 +76,28 @@ func (a *Announcer) sendEach(ifi *net.Interface, addrs []netip.Addr, trigger Tri
 // link looks the interface up again and drops the cached sockets if it was
 // recreated (new index) or its MAC changed. a.sendMu must be held.
 func (a *Announcer) link() (*net.Interface, error) {
-	ifi, err := a.lookupInterface(a.cfg.Interface)
+	ifi, err := ether.Link(a.lookupInterface, a.cfg.Interface)
 	if err != nil {
 		a.closeWriters()
-		return nil, fmt.Errorf("look up interface %q: %w", a.cfg.Interface, err)
+		return nil, err
 	}
-	if len(ifi.HardwareAddr) != 6 {
-		a.closeWriters()
-		return nil, fmt.Errorf("interface %q: %w", a.cfg.Interface, errNoHardwareAddr)
-	}
-	if ifi.Index != a.ifIndex || !bytes.Equal(ifi.HardwareAddr, a.ifMAC) {
-		if a.ifIndex != 0 {
+	if !ether.Same(ifi, a.opened) {
+		if a.opened != nil {
 			a.log.Info("interface changed, reopening sockets",
-				"old_index", a.ifIndex, "new_index", ifi.Index,
-				"old_mac", a.ifMAC.String(), "new_mac", ifi.HardwareAddr.String())
+				"old_index", a.opened.Index, "new_index", ifi.Index,
+				"old_mac", a.opened.HardwareAddr.String(), "new_mac", ifi.HardwareAddr.String())
 		}
 		a.closeWriters()
-		a.ifIndex = ifi.Index
-		a.ifMAC = bytes.Clone(ifi.HardwareAddr)
+		c := *ifi
+		c.HardwareAddr = bytes.Clone(ifi.HardwareAddr)
+		a.opened = &c
 	}
 	return ifi, nil
 }
 
 func (a *Announcer) fail(p Protocol, trigger Trigger, ip netip.Addr, packets int, err error) {
 	a.count(p, trigger, packets, true)
-	a.log.Warn("announcement failed", "protocol", p, "trigger", trigger, "vip", ip, "error", err)
+	a.log.Warn("announcement failed", "protocol", p, "trigger", trigger, "vip", ip, "err", err)
 }
 
 // failAll counts a failure for every address in addrs and logs it once, so
@@ -116,7 +110,7 @@ func (a *Announcer) failAll(addrs []netip.Addr, trigger Trigger, err error) {
 		a.count(protocolOf(ip), trigger, 0, true)
 	}
 	a.log.Warn("announcement failed", "trigger", trigger, "addresses", len(addrs),
-		"first_vip", addrs[0], "error", err)
+		"first_vip", addrs[0], "err", err)
 }
 
 // closeWriters closes both cached sockets. a.sendMu must be held.

@@ -3,6 +3,8 @@ package announce
 import (
 	"net/netip"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 // burst is the takeover burst of one address.
@@ -28,7 +30,7 @@ func (a *Announcer) updateLocked(set, fresh []netip.Addr, now time.Time) []netip
 
 	isFresh := make(map[netip.Addr]struct{}, len(fresh))
 	for _, ip := range fresh {
-		isFresh[canonical(ip)] = struct{}{}
+		isFresh[ether.Canonical(ip)] = struct{}{}
 	}
 	var first []netip.Addr
 	for _, ip := range set {

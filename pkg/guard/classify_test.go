@@ -8,6 +8,8 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 type classifyCase struct {
@@ -20,7 +22,7 @@ type classifyCase struct {
 // classifyCases covers every rule of classify; the fuzzer uses the frames
 // as its seed corpus.
 func classifyCases(t testing.TB) []classifyCase {
-	zero := zeroMAC
+	zero := ether.ZeroMAC
 	bcast := ethernet.Broadcast
 	req, rep := arp.OperationRequest, arp.OperationReply
 	snm6 := snm(t, vip6)
@@ -217,7 +219,7 @@ func TestProbeFramesAreClaims(t *testing.T) {
 	}
 	wantARP := arp.Packet{HardwareType: 1, ProtocolType: 0x0800, HardwareAddrLength: 6, IPLength: 4,
 		Operation: arp.OperationRequest, SenderHardwareAddr: otherMAC, SenderIP: unspec4,
-		TargetHardwareAddr: zeroMAC, TargetIP: vip4}
+		TargetHardwareAddr: ether.ZeroMAC, TargetIP: vip4}
 	if diff := cmp.Diff(wantARP, p, cmpAddr); diff != "" {
 		t.Errorf("arp probe (-want +got):\n%s", diff)
 	}

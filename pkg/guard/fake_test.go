@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mdlayher/ethernet"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether/ethertest"
 )
 
 var errInjected = errors.New("injected error")
@@ -160,11 +162,11 @@ func (g *fakeGroups) groups() []netip.Addr {
 // fakeNet stands in for the link: interface lookups and the three socket
 // kinds, and optionally a peer that answers frames we write.
 type fakeNet struct {
+	link *ethertest.Link
+
 	mu        sync.Mutex // guards the fields below
-	ifi       net.Interface
-	lookupErr error
-	openErr   error // returned by openARP while set
-	groupErr  error // returned by openGroups while set
+	openErr   error      // returned by openARP while set
+	groupErr  error      // returned by openGroups while set
 	writeErr  error
 	answer    func(frame []byte) [][]byte
 	conns     []*fakeConn
@@ -172,28 +174,17 @@ type fakeNet struct {
 }
 
 func newFakeNet() *fakeNet {
-	return &fakeNet{ifi: net.Interface{Index: 7, Name: "vk0", MTU: 1500, HardwareAddr: ourMAC}}
+	return &fakeNet{link: ethertest.NewLink(net.Interface{Index: 7, Name: "vk0", MTU: 1500, HardwareAddr: ourMAC})}
 }
 
 // newTestGuard returns a Guard wired to f.
 func newTestGuard(f *fakeNet) *Guard {
 	g := New(Config{Interface: "vk0"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	g.lookupInterface = f.lookup
+	g.lookupInterface = f.link.Lookup
 	g.openARP = func(ifi *net.Interface) (frameConn, error) { return f.open(ethernet.EtherTypeARP) }
 	g.openNDP = func(ifi *net.Interface) (frameConn, error) { return f.open(ethernet.EtherTypeIPv6) }
 	g.openGroups = f.openGroups
 	return g
-}
-
-func (f *fakeNet) lookup(name string) (*net.Interface, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.lookupErr != nil {
-		return nil, f.lookupErr
-	}
-	ifi := f.ifi
-	ifi.HardwareAddr = slices.Clone(f.ifi.HardwareAddr)
-	return &ifi, nil
 }
 
 func (f *fakeNet) open(et ethernet.EtherType) (frameConn, error) {
@@ -283,12 +274,6 @@ func (f *fakeNet) allConns() []*fakeConn {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.conns)
-}
-
-func (f *fakeNet) set(fn func(f *fakeNet)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
 }
 
 // groups returns the i-th group conn opened.

@@ -9,17 +9,14 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
-)
 
-// zeroMAC is the target hardware address of an ARP Probe (RFC 5227 §2.1.1:
-// "The 'target hardware address' field is ignored and SHOULD be set to all
-// zeroes").
-var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
+	"github.com/vipkeeper/vipkeeper/internal/ether"
+)
 
 // arpProbeFrame returns an Ethernet frame carrying an ARP Probe for vip
 // from mac, to the broadcast address (RFC 5227 §2.1.1).
 func arpProbeFrame(mac net.HardwareAddr, vip netip.Addr) ([]byte, error) {
-	p, err := arp.NewPacket(arp.OperationRequest, mac, netip.IPv4Unspecified(), zeroMAC, vip)
+	p, err := arp.NewPacket(arp.OperationRequest, mac, netip.IPv4Unspecified(), ether.ZeroMAC, vip)
 	if err != nil {
 		return nil, fmt.Errorf("build arp probe for %s: %w", vip, err)
 	}

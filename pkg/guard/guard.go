@@ -2,13 +2,13 @@ package guard
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 const (
@@ -46,11 +46,6 @@ type Config struct {
 	Interface string
 }
 
-// errNoHardwareAddr is returned for links without an Ethernet address
-// (tun, WireGuard, ...), where ARP and NDP link-layer addresses make no
-// sense.
-var errNoHardwareAddr = errors.New("interface has no 6-byte hardware address")
-
 // errLinkChanged ends a listening session when the interface was
 // re-created or changed its MAC.
 var errLinkChanged = errors.New("interface changed")
@@ -76,7 +71,7 @@ type Guard struct {
 	claims chan Claim
 
 	// Injected so tests can run without root and without a real link.
-	lookupInterface func(name string) (*net.Interface, error)
+	lookupInterface ether.Lookup
 	openARP         func(ifi *net.Interface) (frameConn, error)
 	openNDP         func(ifi *net.Interface) (frameConn, error)
 	openGroups      func(ifi *net.Interface) (groupConn, error)
@@ -128,7 +123,8 @@ func (g *Guard) Watch(addrs []netip.Addr) {
 	}
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters; the daemon exports them as
+// metrics (metrics.AddGuard).
 func (g *Guard) Stats() Stats {
 	return Stats{
 		Reported: g.reported.Load(),
@@ -155,28 +151,14 @@ func (g *Guard) report(c Claim) {
 
 // link looks the interface up and checks that it has an Ethernet address.
 func (g *Guard) link() (*net.Interface, error) {
-	ifi, err := g.lookupInterface(g.cfg.Interface)
-	if err != nil {
-		return nil, fmt.Errorf("look up interface %q: %w", g.cfg.Interface, err)
-	}
-	if len(ifi.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("interface %q: %w", g.cfg.Interface, errNoHardwareAddr)
-	}
-	return ifi, nil
+	return ether.Link(g.lookupInterface, g.cfg.Interface)
 }
 
 // normalize unmaps, validates and de-duplicates addrs, keeping their order.
 func (g *Guard) normalize(addrs []netip.Addr) []netip.Addr {
-	out := make([]netip.Addr, 0, len(addrs))
-	for _, ip := range addrs {
-		ip = ip.Unmap().WithZone("")
-		if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() {
-			g.log.Warn("ignoring address that cannot be guarded", "vip", ip)
-			continue
-		}
-		if !slices.Contains(out, ip) {
-			out = append(out, ip)
-		}
+	set, ignored := ether.Normalize(addrs)
+	for _, ip := range ignored {
+		g.log.Warn("ignoring address that cannot be guarded", "vip", ip)
 	}
-	return out
+	return set
 }

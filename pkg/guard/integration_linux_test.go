@@ -110,7 +110,7 @@ func TestIntegrationProbeAndGuard(t *testing.T) {
 
 		err := l.B.Do(func() error {
 			a := announce.New(announce.Config{Interface: l.IfB, BurstCount: 1}, logB)
-			a.Takeover(vips)
+			a.Announce(vips, vips)
 			a.Withdraw()
 			return nil
 		})

@@ -137,7 +137,7 @@ func (g *Guard) openProbe(set []netip.Addr) (*session, error) {
 	// join, so a failure here does not fail the probe.
 	if s.mc, err = g.openGroups(ifi); err != nil {
 		s.mc = nil
-		g.log.Warn("probe: cannot join ipv6 multicast groups", "error", err)
+		g.log.Warn("probe: cannot join ipv6 multicast groups", "err", err)
 		return s, nil
 	}
 	for _, a := range set {
@@ -152,7 +152,7 @@ func (g *Guard) openProbe(set []netip.Addr) (*session, error) {
 			continue
 		}
 		if err := s.mc.JoinGroup(grp); err != nil {
-			g.log.Warn("probe: joining solicited-node group", "vip", a, "group", grp, "error", err)
+			g.log.Warn("probe: joining solicited-node group", "vip", a, "group", grp, "err", err)
 			continue
 		}
 		s.groups[grp] = a

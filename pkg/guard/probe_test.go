@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 // holderAnswers returns a responder that answers our probes the way the
@@ -113,9 +115,9 @@ func TestProbeIgnoresOwnFramesAndDeduplicates(t *testing.T) {
 			out := [][]byte{frame} // our probe, reflected back
 			out = append(out, holder(frame)...)
 			out = append(out, holder(frame)...)
-			out = append(out, garp(t, thirdMAC, vip4))                                                       // a second claimant
-			out = append(out, arpFrame(t, thirdMAC, arp.OperationRequest, thirdMAC, unspec4, zeroMAC, vip4)) // also probing
-			out = append(out, garp(t, thirdMAC, vip4b))                                                      // not probed
+			out = append(out, garp(t, thirdMAC, vip4))                                                             // a second claimant
+			out = append(out, arpFrame(t, thirdMAC, arp.OperationRequest, thirdMAC, unspec4, ether.ZeroMAC, vip4)) // also probing
+			out = append(out, garp(t, thirdMAC, vip4b))                                                            // not probed
 			return out
 		}
 		g := newTestGuard(f)
@@ -190,8 +192,8 @@ func TestProbeErrors(t *testing.T) {
 		wantErr error
 	}{
 		"zero wait":          {wait: 0, wantErr: errBadWait},
-		"no interface":       {setup: func(f *fakeNet) { f.lookupErr = errInjected }, wantErr: errInjected},
-		"no hardware addr":   {setup: func(f *fakeNet) { f.ifi.HardwareAddr = nil }, wantErr: errNoHardwareAddr},
+		"no interface":       {setup: func(f *fakeNet) { f.link.Fail(errInjected) }, wantErr: errInjected},
+		"no hardware addr":   {setup: func(f *fakeNet) { f.link.Update(func(ifi *net.Interface) { ifi.HardwareAddr = nil }) }, wantErr: ether.ErrNoHardwareAddr},
 		"open fails":         {setup: func(f *fakeNet) { f.openErr = errInjected }, wantErr: errInjected},
 		"write fails":        {setup: func(f *fakeNet) { f.writeErr = errInjected }, wantErr: errInjected},
 		"context done first": {ctx: cancelled, wantErr: context.Canceled},

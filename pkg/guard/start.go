@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mdlayher/ndp"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 // Start opens the ARP and IPv6 listeners on the interface and reports
@@ -35,7 +36,7 @@ func (g *Guard) Start(ctx context.Context) error {
 		if time.Since(opened) > linkCheckInterval {
 			backoff = minBackoff // that session was healthy for a while
 		}
-		g.log.Warn("guard listeners failed, reopening", "error", err, "retry_in", backoff)
+		g.log.Warn("guard listeners failed, reopening", "err", err, "retry_in", backoff)
 		timer.Reset(backoff)
 		select {
 		case <-ctx.Done():
@@ -92,7 +93,7 @@ func (g *Guard) listen(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if ifi.Index != s.ifi.Index || !bytes.Equal(ifi.HardwareAddr, s.ifi.HardwareAddr) {
+			if !ether.Same(ifi, s.ifi) {
 				return fmt.Errorf("%w: index %d → %d, mac %s → %s", errLinkChanged,
 					s.ifi.Index, ifi.Index, s.ifi.HardwareAddr, ifi.HardwareAddr)
 			}
@@ -119,7 +120,7 @@ func (g *Guard) open() (*session, error) {
 	}
 	if s.mc, err = g.openGroups(ifi); err != nil {
 		s.mc = nil
-		g.log.Warn("cannot join ipv6 multicast groups; dad probes may not reach us", "error", err)
+		g.log.Warn("cannot join ipv6 multicast groups; dad probes may not reach us", "err", err)
 	}
 	return s, nil
 }
@@ -132,7 +133,7 @@ func (s *session) close(g *Guard) {
 			continue
 		}
 		if err := c.Close(); err != nil {
-			g.log.Debug("closing guard socket", "error", err)
+			g.log.Debug("closing guard socket", "err", err)
 		}
 	}
 }
@@ -157,7 +158,7 @@ func (g *Guard) syncGroups(s *session) {
 			continue
 		}
 		if err := s.mc.JoinGroup(grp); err != nil {
-			g.log.Warn("joining solicited-node group", "vip", a, "group", grp, "error", err)
+			g.log.Warn("joining solicited-node group", "vip", a, "group", grp, "err", err)
 			continue
 		}
 		s.groups[grp] = a
@@ -167,7 +168,7 @@ func (g *Guard) syncGroups(s *session) {
 			continue
 		}
 		if err := s.mc.LeaveGroup(grp); err != nil {
-			g.log.Debug("leaving solicited-node group", "vip", a, "group", grp, "error", err)
+			g.log.Debug("leaving solicited-node group", "vip", a, "group", grp, "err", err)
 		}
 		delete(s.groups, grp)
 	}
@@ -185,7 +186,7 @@ func (g *Guard) read(c frameConn, ourMAC net.HardwareAddr) error {
 				// The link went down; the socket stays bound and
 				// receives again once it is up.
 				down++
-				g.log.Debug("link down while guarding", "error", err)
+				g.log.Debug("link down while guarding", "err", err)
 				continue
 			}
 			return fmt.Errorf("read: %w", err)

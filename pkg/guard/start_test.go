@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
+
+	"github.com/vipkeeper/vipkeeper/internal/ether"
 )
 
 // startGuard runs g.Start in the bubble until the test ends, and waits until
@@ -52,7 +54,7 @@ func drain(g *Guard) []Claim {
 }
 
 func garp(t testing.TB, mac net.HardwareAddr, a netip.Addr) []byte {
-	return arpFrame(t, mac, arp.OperationRequest, mac, a, zeroMAC, a)
+	return arpFrame(t, mac, arp.OperationRequest, mac, a, ether.ZeroMAC, a)
 }
 
 func TestStartReportsClaims(t *testing.T) {
@@ -105,7 +107,7 @@ func TestWatchNilReportsNothing(t *testing.T) {
 		g.Watch([]netip.Addr{vip4})
 		g.Watch(nil)
 		f.send(t, garp(t, otherMAC, vip4))
-		f.send(t, arpFrame(t, otherMAC, arp.OperationRequest, otherMAC, unspec4, zeroMAC, vip4))
+		f.send(t, arpFrame(t, otherMAC, arp.OperationRequest, otherMAC, unspec4, ether.ZeroMAC, vip4))
 		synctest.Wait()
 		if got := drain(g); len(got) != 0 {
 			t.Errorf("claims after Watch(nil): %v", got)
@@ -154,7 +156,7 @@ func TestStartReopensAfterReadErrorWithBackoff(t *testing.T) {
 		g.Watch([]netip.Addr{vip4})
 		first := f.latest(ethernet.EtherTypeARP)
 
-		f.set(func(f *fakeNet) { f.lookupErr = errInjected }) // reopening fails
+		f.link.Fail(errInjected) // reopening fails
 		start := time.Now()
 		f.fail(t, ethernet.EtherTypeIPv6, errInjected)
 		synctest.Wait()
@@ -167,7 +169,7 @@ func TestStartReopensAfterReadErrorWithBackoff(t *testing.T) {
 		if s := g.Stats(); s.Errors != 4 || s.Opens != 1 {
 			t.Errorf("after 1.5s of failures: stats %+v, want 4 errors, 1 open", s)
 		}
-		f.set(func(f *fakeNet) { f.lookupErr = nil })
+		f.link.Fail(nil)
 		time.Sleep(time.Nanosecond) // the attempt at +1.5s
 		synctest.Wait()
 		if s := g.Stats(); s.Opens != 2 {
@@ -209,9 +211,9 @@ func TestStartKeepsListeningThroughLinkDown(t *testing.T) {
 }
 
 func TestStartReopensWhenTheInterfaceChanges(t *testing.T) {
-	for name, change := range map[string]func(f *fakeNet){
-		"re-created": func(f *fakeNet) { f.ifi.Index = 8 },
-		"new mac":    func(f *fakeNet) { f.ifi.HardwareAddr = thirdMAC },
+	for name, change := range map[string]func(ifi *net.Interface){
+		"re-created": func(ifi *net.Interface) { ifi.Index = 8 },
+		"new mac":    func(ifi *net.Interface) { ifi.HardwareAddr = thirdMAC },
 	} {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -221,7 +223,7 @@ func TestStartReopensWhenTheInterfaceChanges(t *testing.T) {
 				g.Watch([]netip.Addr{vip4})
 				first := f.latest(ethernet.EtherTypeARP)
 
-				f.set(change)
+				f.link.Update(change)
 				time.Sleep(linkCheckInterval)
 				synctest.Wait()
 				if !first.isClosed() {

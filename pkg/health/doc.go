@@ -78,7 +78,6 @@
 // # Concurrency
 //
 // New starts nothing. Start runs one goroutine per check, one for link
-// tracking and its own loop, which alone owns the check and link state; the
-// only shared field is the published Status, guarded by a mutex that is never
-// held while sending on a channel or calling notify or Config.Observe.
+// tracking and its own loop, which alone owns the check and link state and
+// hands each notified Status over as a copy; nothing mutable is shared.
 package health

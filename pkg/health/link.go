@@ -10,6 +10,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipkeeper/vipkeeper/internal/nlsub"
 )
 
 // linkState is one reading of the tracked link.
@@ -42,69 +44,36 @@ type netlinkWatcher struct {
 }
 
 func (w *netlinkWatcher) watch(ctx context.Context, name string, out chan<- linkState) {
-	for {
-		w.watchOnce(ctx, name, out)
-		t := time.NewTimer(resubscribeDelay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	log := w.log.With("interface", name)
+	events := nlsub.Config[netlink.LinkUpdate]{
+		Subscribe: func(ch chan<- netlink.LinkUpdate, done <-chan struct{}, onErr func(error)) error {
+			return netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+				Namespace:     &w.ns,
+				ErrorCallback: onErr,
+				ListExisting:  true,
+			})
+		},
+		Events:     "link",
+		Buffer:     linkUpdateBuffer,
+		RetryDelay: resubscribeDelay,
+		Log:        log,
 	}
-}
-
-// watchOnce runs one subscription until it fails or ctx ends.
-func (w *netlinkWatcher) watchOnce(ctx context.Context, name string, out chan<- linkState) {
-	updates := make(chan netlink.LinkUpdate, linkUpdateBuffer)
-	done := make(chan struct{})
-	onErr := func(err error) {
-		select {
-		case <-done: // our own close of the socket
-		default:
-			w.log.Warn("link subscription error", "interface", name, "err", err)
-		}
+	index := 0 // the tracked link's, 0 when unknown
+	// After every subscription attempt (and, while subscribing fails, every
+	// resubscribeDelay) read the link itself: events may have been missed.
+	sync := func() {
+		cur := w.current(name)
+		index = cur.index
+		send(ctx, out, cur.linkState)
 	}
-	// Subscribe before reading, so no change falls between the two.
-	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
-		Namespace:     &w.ns,
-		ErrorCallback: onErr,
-		ListExisting:  true,
+	nlsub.Run(ctx, events, sync, func(u netlink.LinkUpdate) {
+		if st, ok := track(name, &index, u); ok {
+			send(ctx, out, st)
+		}
 	})
-	if err != nil {
-		close(done)
-		w.log.Error("subscribe to link events", "interface", name, "err", err)
-		send(ctx, out, w.current(name).linkState) // poll until a subscription works
-		return
-	}
-	defer func() {
-		close(done)
-		for range updates { // the reader closes it once the socket is closed
-		}
-	}()
-
-	cur := w.current(name)
-	if !send(ctx, out, cur.linkState) {
-		return
-	}
-	index := cur.index
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case u, ok := <-updates:
-			if !ok {
-				w.log.Warn("link subscription closed, resubscribing", "interface", name)
-				return
-			}
-			st, ok := track(name, &index, u)
-			if ok && !send(ctx, out, st) {
-				return
-			}
-		}
-	}
 }
 
+// send sends s on out unless ctx ends first; it reports whether it sent.
 func send(ctx context.Context, out chan<- linkState, s linkState) bool {
 	select {
 	case out <- s:

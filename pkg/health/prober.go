@@ -25,9 +25,6 @@ type Prober struct {
 	links  linkWatcher
 
 	started atomic.Bool
-
-	mu     sync.Mutex // guards status; never held while calling out
-	status Status     // latest aggregate
 }
 
 // probeMaker builds a check's probe; tests replace it.
@@ -61,7 +58,6 @@ func newProber(cfg Config, notify func(Status), log *slog.Logger, mk probeMaker,
 		}
 		p.probes = append(p.probes, probe)
 	}
-	p.status = aggregate(p.initialChecks(), linkView{tracked: cfg.Interface != ""}, cfg.Rise)
 	return p, nil
 }
 
@@ -71,15 +67,6 @@ func (p *Prober) initialChecks() []checkState {
 		s[i] = checkState{name: c.Name}
 	}
 	return s
-}
-
-// Status returns the current aggregate. Before Start has read the link (or
-// before Start) it is the start state: unhealthy if any check or link
-// tracking is configured.
-func (p *Prober) Status() Status {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.status.clone()
 }
 
 // result is one probe's outcome.
@@ -151,16 +138,13 @@ func (p *Prober) Start(ctx context.Context) error {
 		}
 		if !tracked || link.known {
 			last = p.publish(aggregate(checks, link, p.cfg.Rise), last)
-		} else {
-			p.setStatus(aggregate(checks, link, p.cfg.Rise))
 		}
 	}
 }
 
-// publish stores st and notifies if it differs from last (or last is nil);
-// it returns the last notified state.
+// publish notifies st if it differs from last (or last is nil); it
+// returns the last notified state.
 func (p *Prober) publish(st Status, last *Status) *Status {
-	p.setStatus(st)
 	if last != nil && sameState(*last, st) {
 		return last
 	}
@@ -171,12 +155,6 @@ func (p *Prober) publish(st Status, last *Status) *Status {
 	}
 	p.notify(st.clone())
 	return &st
-}
-
-func (p *Prober) setStatus(st Status) {
-	p.mu.Lock()
-	p.status = st.clone()
-	p.mu.Unlock()
 }
 
 // runCheck probes check i at once and then every Interval until ctx ends.

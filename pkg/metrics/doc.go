@@ -5,16 +5,17 @@
 // caller passes in (never the global default one). Label values come from
 // small fixed sets: the lease's namespace/name, the address family (ipv4,
 // ipv6), an unbind reason from keeper.Reasons, an announcement protocol and
-// trigger, a health check's configured name, a doctor severity. No address
-// ever becomes a label.
+// trigger, a health check's configured name, a doctor severity, a
+// configured services pool's name. No address ever becomes a label.
 //
 // A *Metrics is fed through small interfaces declared by the packages that
 // call them: keeper.Observer (Observe), election.Observer (LeaseWrite), the
 // health prober's Observe function (ObserveProbe), and plain setters for the
 // watchdog (SetAPIReachable), the aggregate health (SetHealthy) and the
-// doctor (SetDoctorFindings). The announcer's counters are read at scrape
-// time from its Stats method by a custom collector, so nothing in the send
-// path touches a metric.
+// doctor (SetDoctorFindings). The announcer's and the guard's counters are
+// read at scrape time from their Stats methods by custom collectors
+// (AddAnnouncer, AddGuard), so nothing in the send or receive path touches
+// a metric.
 //
 // docs/metrics.md lists every family with its meaning and sample alerts.
 package metrics

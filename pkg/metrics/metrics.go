@@ -65,9 +65,11 @@ type Metrics struct {
 	doctorFindings    *prometheus.GaugeVec
 	serviceVIPs       *prometheus.GaugeVec
 	allocator         prometheus.Gauge
+	poolAddresses     *prometheus.GaugeVec
 
-	mu    sync.Mutex // guards apiUp
+	mu    sync.Mutex // guards the fields below
 	apiUp bool
+	pools map[poolFamily]struct{} // series of poolAddresses set by the last SetPoolUsage
 }
 
 // NewRegistry returns a registry with the Go runtime and process
@@ -120,13 +122,15 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 		Help: "LoadBalancer Service addresses: allocated in the cluster (all nodes agree), claimed by this node, bound on this node."}, []string{"state"})
 	m.allocator = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "services", Name: "allocator",
 		Help: "1 while this node holds the allocator role (allocates addresses and writes Service statuses)."})
+	m.poolAddresses = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "services", Name: "pool_addresses",
+		Help: "Addresses of a LoadBalancer pool and family: usable in total, and allocated; exported by the allocator node only."}, []string{"pool", "family", "state"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help: "Always 1; the labels say which build runs."}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(cfg.Build.Version, cfg.Build.Commit, cfg.Build.GoVersion).Set(1)
 
 	for _, c := range []prometheus.Collector{leader, m.leaderTransitions, m.leaderSince, m.renewDuration, m.renewFailures,
 		m.vipBound, m.vipBind, m.vipUnbind, m.vipRestored, m.probeSuccess, m.probeDuration, m.healthy,
-		m.apiReachable, m.apiRecoveries, m.doctorFindings, m.serviceVIPs, m.allocator, build} {
+		m.apiReachable, m.apiRecoveries, m.doctorFindings, m.serviceVIPs, m.allocator, m.poolAddresses, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

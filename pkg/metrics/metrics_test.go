@@ -9,9 +9,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
+	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 )
 
@@ -205,15 +208,78 @@ func TestAnnouncer(t *testing.T) {
 # HELP vipkeeper_announce_errors_total Announcements of one address in one round that failed (socket or interface errors).
 # TYPE vipkeeper_announce_errors_total counter
 vipkeeper_announce_errors_total 3
-# HELP vipkeeper_announcements_sent_total Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.
+# HELP vipkeeper_announce_sent_total Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.
+# TYPE vipkeeper_announce_sent_total counter
+vipkeeper_announce_sent_total{protocol="arp",trigger="refresh"} 0
+vipkeeper_announce_sent_total{protocol="arp",trigger="takeover"} 10
+vipkeeper_announce_sent_total{protocol="ndp",trigger="refresh"} 3
+vipkeeper_announce_sent_total{protocol="ndp",trigger="takeover"} 0
+# HELP vipkeeper_announcements_sent_total Deprecated: use vipkeeper_announce_sent_total, the same counter; this name goes in the next release. Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.
 # TYPE vipkeeper_announcements_sent_total counter
 vipkeeper_announcements_sent_total{protocol="arp",trigger="refresh"} 0
 vipkeeper_announcements_sent_total{protocol="arp",trigger="takeover"} 10
 vipkeeper_announcements_sent_total{protocol="ndp",trigger="refresh"} 3
 vipkeeper_announcements_sent_total{protocol="ndp",trigger="takeover"} 0
-`, "vipkeeper_announce_errors_total", "vipkeeper_announcements_sent_total")
+`, "vipkeeper_announce_errors_total", "vipkeeper_announce_sent_total", "vipkeeper_announcements_sent_total")
 	if err := m.AddAnnouncer(func() map[announce.StatsKey]announce.Counts { return nil }); err == nil {
 		t.Error("a second announcer collector registered without error")
+	}
+}
+
+func TestGuard(t *testing.T) {
+	m, reg := newTest(t)
+	stats := guard.Stats{Reported: 4, Dropped: 2, Opens: 3, Errors: 1}
+	if err := m.AddGuard(func() guard.Stats { return stats }); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, reg, `
+# HELP vipkeeper_guard_claims_dropped_total Claims on a held VIP dropped because the queue of claims not yet acted upon was full.
+# TYPE vipkeeper_guard_claims_dropped_total counter
+vipkeeper_guard_claims_dropped_total 2
+# HELP vipkeeper_guard_claims_reported_total Claims on a held VIP seen on the wire from another MAC and passed on to be acted upon.
+# TYPE vipkeeper_guard_claims_reported_total counter
+vipkeeper_guard_claims_reported_total 4
+# HELP vipkeeper_guard_listener_errors_total Failures to open the guard's listeners and read errors on them; claims go unseen until they are reopened.
+# TYPE vipkeeper_guard_listener_errors_total counter
+vipkeeper_guard_listener_errors_total 1
+# HELP vipkeeper_guard_listener_opens_total Times the guard opened its ARP and NDP listeners: once at start, again after a failure or when the interface was re-created.
+# TYPE vipkeeper_guard_listener_opens_total counter
+vipkeeper_guard_listener_opens_total 3
+`, "vipkeeper_guard_claims_dropped_total", "vipkeeper_guard_claims_reported_total",
+		"vipkeeper_guard_listener_errors_total", "vipkeeper_guard_listener_opens_total")
+	if err := m.AddGuard(func() guard.Stats { return guard.Stats{} }); err == nil {
+		t.Error("a second guard collector registered without error")
+	}
+}
+
+func TestPoolUsage(t *testing.T) {
+	m, reg := newTest(t)
+	const help = `# HELP vipkeeper_services_pool_addresses Addresses of a LoadBalancer pool and family: usable in total, and allocated; exported by the allocator node only.
+# TYPE vipkeeper_services_pool_addresses gauge
+`
+	m.SetPoolUsage([]ipam.PoolUsage{
+		{Pool: "default", Family: corev1.IPv4Protocol, Size: 254, Used: 3},
+		{Pool: "default", Family: corev1.IPv6Protocol, Size: 1 << 64, Used: 2},
+		{Pool: "edge", Family: corev1.IPv4Protocol, Size: 16},
+	})
+	compare(t, reg, help+`
+vipkeeper_services_pool_addresses{family="ipv4",pool="default",state="allocated"} 3
+vipkeeper_services_pool_addresses{family="ipv4",pool="default",state="total"} 254
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="allocated"} 0
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="total"} 16
+vipkeeper_services_pool_addresses{family="ipv6",pool="default",state="allocated"} 2
+vipkeeper_services_pool_addresses{family="ipv6",pool="default",state="total"} 1.8446744073709552e+19
+`, "vipkeeper_services_pool_addresses")
+
+	m.SetPoolUsage([]ipam.PoolUsage{{Pool: "edge", Family: corev1.IPv4Protocol, Size: 16, Used: 1}})
+	compare(t, reg, help+`
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="allocated"} 1
+vipkeeper_services_pool_addresses{family="ipv4",pool="edge",state="total"} 16
+`, "vipkeeper_services_pool_addresses")
+
+	m.SetPoolUsage(nil) // the allocator role moved away
+	if n, err := testutil.GatherAndCount(reg, "vipkeeper_services_pool_addresses"); err != nil || n != 0 {
+		t.Errorf("%d pool series after SetPoolUsage(nil) (%v), want 0", n, err)
 	}
 }
 
@@ -228,6 +294,10 @@ func TestLintAndRuntime(t *testing.T) {
 	if err := m.AddAnnouncer(func() map[announce.StatsKey]announce.Counts { return nil }); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.AddGuard(func() guard.Stats { return guard.Stats{} }); err != nil {
+		t.Fatal(err)
+	}
+	m.SetPoolUsage([]ipam.PoolUsage{{Pool: "default", Family: corev1.IPv4Protocol, Size: 254, Used: 1}})
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,12 @@
 package metrics
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
 
 // reasonOther is the unbind reason label of a reason the keeper does not
@@ -94,57 +93,44 @@ func (m *Metrics) SetDoctorFindings(counts map[string]int) {
 	}
 }
 
-// AddAnnouncer registers a collector that reads the announcer's counters
-// at scrape time. stats is announce.Announcer.Stats.
-func (m *Metrics) AddAnnouncer(stats func() map[announce.StatsKey]announce.Counts) error {
-	if err := m.reg.Register(newAnnounceCollector(stats)); err != nil {
-		return fmt.Errorf("register announcer metrics: %w", err)
-	}
-	return nil
-}
-
-// announceCollector exports announce.Announcer.Stats: every protocol and
-// trigger, zero or not, so the series exist from the first scrape.
-type announceCollector struct {
-	stats        func() map[announce.StatsKey]announce.Counts
-	sent, errors *prometheus.Desc
-}
-
-func newAnnounceCollector(stats func() map[announce.StatsKey]announce.Counts) *announceCollector {
-	return &announceCollector{
-		stats: stats,
-		sent: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announcements", "sent_total"),
-			"Gratuitous ARP and unsolicited NA packets sent, by protocol and by why they were sent.",
-			[]string{"protocol", "trigger"}, nil),
-		errors: prometheus.NewDesc(prometheus.BuildFQName(namespace, "announce", "errors_total"),
-			"Announcements of one address in one round that failed (socket or interface errors).", nil, nil),
-	}
-}
-
-func (c *announceCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.sent
-	ch <- c.errors
-}
-
-func (c *announceCollector) Collect(ch chan<- prometheus.Metric) {
-	stats := c.stats()
-	var errs uint64
-	for _, p := range []announce.Protocol{announce.ProtocolARP, announce.ProtocolNDP} {
-		for _, t := range []announce.Trigger{announce.TriggerTakeover, announce.TriggerRefresh} {
-			n := stats[announce.StatsKey{Protocol: p, Trigger: t}]
-			ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(n.Packets), string(p), string(t))
-		}
-	}
-	for _, n := range stats {
-		errs += n.Errors
-	}
-	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(errs))
-}
-
 // ServiceVIPs exports the services controller's figures after each pass.
 func (m *Metrics) ServiceVIPs(bound, claimed, addresses int, allocator bool) {
 	m.serviceVIPs.WithLabelValues("bound").Set(float64(bound))
 	m.serviceVIPs.WithLabelValues("claimed").Set(float64(claimed))
 	m.serviceVIPs.WithLabelValues("allocated").Set(float64(addresses))
 	m.allocator.Set(boolf(allocator))
+}
+
+// poolFamily is one pool and family of vipkeeper_services_pool_addresses.
+type poolFamily struct{ pool, family string }
+
+// SetPoolUsage exports the allocator's pool usage (ipam.Allocator.Usage):
+// for each pool and family the addresses allocated and usable in total.
+// Series of pools and families missing from usage are removed, so nil
+// (this node does not hold the allocator role) removes them all.
+func (m *Metrics) SetPoolUsage(usage []ipam.PoolUsage) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := make(map[poolFamily]struct{}, len(usage))
+	for _, u := range usage {
+		k := poolFamily{u.Pool, familyLabel(u.Family)}
+		now[k] = struct{}{}
+		m.poolAddresses.WithLabelValues(k.pool, k.family, "allocated").Set(float64(u.Used))
+		m.poolAddresses.WithLabelValues(k.pool, k.family, "total").Set(u.Size)
+	}
+	for k := range m.pools {
+		if _, ok := now[k]; !ok {
+			m.poolAddresses.DeleteLabelValues(k.pool, k.family, "allocated")
+			m.poolAddresses.DeleteLabelValues(k.pool, k.family, "total")
+		}
+	}
+	m.pools = now
+}
+
+// familyLabel is the family label value of a Kubernetes IP family.
+func familyLabel(f corev1.IPFamily) string {
+	if f == corev1.IPv4Protocol {
+		return FamilyIPv4
+	}
+	return FamilyIPv6
 }

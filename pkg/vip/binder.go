@@ -14,6 +14,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipkeeper/vipkeeper/internal/nlsub"
 )
 
 // Protocol is the IFA_PROTO value stamped on every address the binder adds.
@@ -25,8 +27,9 @@ const Protocol = 0x56
 // DefaultReconcileInterval is used when Config.ReconcileInterval is zero.
 const DefaultReconcileInterval = 10 * time.Second
 
-// resubscribeDelay is the pause before retrying a failed address
-// subscription; the periodic reconcile covers the gap.
+// resubscribeDelay is the pause before subscribing to address events again
+// after a failed attempt or a closed subscription; the reconcile that
+// follows every attempt covers the gap.
 const resubscribeDelay = time.Second
 
 // updateBuffer lets the netlink reader run ahead of a reconcile without
@@ -67,8 +70,7 @@ type Binder struct {
 	warned  map[netip.Addr]struct{} // desired addresses held by someone else, already warned about
 	lastErr string                  // last reconcile error logged by Start, to log each error once
 
-	mu      sync.Mutex // guards the fields below; never held across netlink calls
-	bound   []netip.Addr
+	mu      sync.Mutex              // guards the fields below; never held across netlink calls
 	ifindex int                     // interface index at the last reconcile, 0 if unknown
 	watch   map[netip.Addr]struct{} // addresses whose events matter: desired and ours
 }
@@ -121,30 +123,41 @@ func (b *Binder) Set(ctx context.Context, addrs []netip.Addr) (added []netip.Add
 	return added, err
 }
 
-// Bound returns, sorted, the desired addresses that the kernel held at the
-// last reconcile. It includes a desired address held by someone else (same
-// address without our Protocol): the VIP is on the node, just not ours to
-// remove.
-func (b *Binder) Bound() []netip.Addr {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.bound)
-}
-
 // Start reconciles once (which removes addresses of ours left by a previous
 // run unless Set already asked for them), then again on every relevant address
 // event and every ReconcileInterval, until ctx ends. It returns nil then.
 // Reconcile errors are logged and retried. Call Start once.
 func (b *Binder) Start(ctx context.Context) error {
 	b.log.Info("starting", "reconcile_interval", b.cfg.ReconcileInterval)
-	// Subscribe before the first reconcile so that no change falls between.
-	sub := b.subscribe()
-	defer func() { sub.stop() }()
-	var retry <-chan time.Time
-	if sub == nil {
-		retry = time.After(resubscribeDelay)
+	// due says a reconcile is due. Its capacity of 1 coalesces a burst of
+	// events into one reconcile.
+	due := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case due <- struct{}{}:
+		default:
+		}
 	}
-	b.reconcileAndNotify(ctx)
+	events := nlsub.Config[netlink.AddrUpdate]{
+		Subscribe:  b.nl.AddrSubscribe,
+		Events:     "address",
+		Buffer:     updateBuffer,
+		RetryDelay: resubscribeDelay,
+		Log:        b.log,
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// The subscription comes before the first reconcile (nlsub syncs only
+	// after subscribing), so that no change falls between; every
+	// resubscription is followed by a reconcile, since events may have been
+	// missed.
+	wg.Go(func() {
+		nlsub.Run(ctx, events, poke, func(u netlink.AddrUpdate) {
+			if b.relevant(u) {
+				poke()
+			}
+		})
+	})
 
 	ticker := time.NewTicker(b.cfg.ReconcileInterval)
 	defer ticker.Stop()
@@ -155,29 +168,8 @@ func (b *Binder) Start(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 			b.reconcileAndNotify(ctx)
-		case <-retry:
-			retry = nil
-			if sub = b.subscribe(); sub == nil {
-				retry = time.After(resubscribeDelay)
-				continue
-			}
-			b.reconcileAndNotify(ctx) // events may have been missed
-		case u, ok := <-sub.updates():
-			if !ok {
-				b.log.Warn("address subscription closed, resubscribing")
-				sub.stop()
-				retry = time.After(0)
-				sub = nil
-				continue
-			}
-			relevant := b.relevant(u)
-			// Coalesce a burst of events into one reconcile.
-			for n := len(sub.ch); n > 0; n-- {
-				relevant = b.relevant(<-sub.ch) || relevant
-			}
-			if relevant {
-				b.reconcileAndNotify(ctx)
-			}
+		case <-due:
+			b.reconcileAndNotify(ctx)
 		}
 	}
 }
@@ -308,10 +300,9 @@ func (b *Binder) reconcileLocked() (added, restored []netip.Addr, err error) {
 	return added, restored, errors.Join(errs...)
 }
 
-// publish records what Bound and relevant read. held maps addresses on the
+// publish records what relevant reads. held maps addresses on the
 // interface to who holds them.
 func (b *Binder) publish(index int, held map[netip.Addr]holder) {
-	bound := slices.SortedFunc(maps.Keys(b.seen), netip.Addr.Compare)
 	watch := maps.Clone(b.desired)
 	for ip, h := range held {
 		if h&heldOurs != 0 {
@@ -320,10 +311,7 @@ func (b *Binder) publish(index int, held map[netip.Addr]holder) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if index == 0 {
-		bound = nil
-	}
-	b.bound, b.ifindex, b.watch = bound, index, watch
+	b.ifindex, b.watch = index, watch
 }
 
 // holder tells who holds an address on the interface; both bits can be set

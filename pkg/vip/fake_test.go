@@ -7,6 +7,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipkeeper/vipkeeper/internal/nlsub/nlsubtest"
 )
 
 // call is one AddrAdd or AddrDel the fake received.
@@ -18,23 +20,18 @@ type call struct {
 // fakeNetlink is an in-memory interface table. Its zero value is not usable;
 // use newFake.
 type fakeNetlink struct {
-	mu      sync.Mutex // guards the fields below
-	links   map[string]int
-	addrs   map[int][]kernelAddr
-	adds    []call
-	dels    []call
-	addErr  map[netip.Addr]error // returned by AddrAdd instead of adding
-	delErr  map[netip.Addr]error // returned by AddrDel instead of deleting
-	subs    []*fakeSub
-	nlists  int
-	subErrs int // number of AddrSubscribe calls still to fail
-}
+	mu     sync.Mutex // guards the fields below
+	links  map[string]int
+	addrs  map[int][]kernelAddr
+	adds   []call
+	dels   []call
+	addErr map[netip.Addr]error // returned by AddrAdd instead of adding
+	delErr map[netip.Addr]error // returned by AddrDel instead of deleting
+	nlists int
 
-type fakeSub struct {
-	ch     chan<- netlink.AddrUpdate
-	done   <-chan struct{}
-	mu     sync.Mutex // guards closed and sending on ch
-	closed bool
+	// events hands out address subscriptions; AddrSubscribe is its
+	// Subscribe.
+	events nlsubtest.Fake[netlink.AddrUpdate]
 }
 
 func newFake(ifname string, index int, addrs ...kernelAddr) *fakeNetlink {
@@ -90,40 +87,7 @@ func (f *fakeNetlink) AddrDel(index int, a kernelAddr) error {
 }
 
 func (f *fakeNetlink) AddrSubscribe(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error)) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.subErrs > 0 {
-		f.subErrs--
-		return unix.ENOBUFS
-	}
-	s := &fakeSub{ch: ch, done: done}
-	f.subs = append(f.subs, s)
-	go func() {
-		<-done
-		s.close()
-	}()
-	return nil
-}
-
-// close closes the subscription's channel, as the netlink reader does when
-// its socket fails or is closed.
-func (s *fakeSub) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.ch)
-	}
-}
-
-// lastSub returns the newest subscription, or nil.
-func (f *fakeNetlink) lastSub() *fakeSub {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.subs) == 0 {
-		return nil
-	}
-	return f.subs[len(f.subs)-1]
+	return f.events.Subscribe(ch, done, onErr)
 }
 
 // remove deletes ip from the interface behind the binder's back and sends the
@@ -142,7 +106,7 @@ func (f *fakeNetlink) remove(index int, ip netip.Addr) {
 	if gone == nil {
 		return
 	}
-	f.event(netlinkUpdate(ip, gone.Prefix.Bits(), index))
+	f.events.Send(netlinkUpdate(ip, gone.Prefix.Bits(), index))
 }
 
 func netlinkUpdate(ip netip.Addr, bits, index int) netlink.AddrUpdate {
@@ -156,24 +120,7 @@ func netlinkUpdate(ip netip.Addr, bits, index int) netlink.AddrUpdate {
 func (f *fakeNetlink) stats() (lists, subs int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.nlists, len(f.subs)
-}
-
-// event sends u on the newest open subscription, if any.
-func (f *fakeNetlink) event(u netlink.AddrUpdate) {
-	s := f.lastSub()
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	select {
-	case s.ch <- u:
-	case <-s.done:
-	}
+	return f.nlists, f.events.Count()
 }
 
 // kernel returns a copy of the addresses on index.

@@ -195,6 +195,30 @@ func TestAllocate(t *testing.T) {
 	}
 }
 
+// lookup returns what key holds.
+func lookup(a *Allocator, key string) (Allocation, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.keys[key]
+	if e == nil {
+		return Allocation{}, false
+	}
+	return e.allocation(), true
+}
+
+// holdersOf returns the keys of the Services holding x, sorted.
+func holdersOf(a *Allocator, x netip.Addr) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var keys []string
+	if c := a.inUse[x]; c != nil {
+		for _, h := range c.holders {
+			keys = append(keys, h.key)
+		}
+	}
+	return keys
+}
+
 // state is everything observable about an Allocator.
 type state struct {
 	Keys    map[string]Allocation
@@ -211,10 +235,10 @@ func snapshot(a *Allocator) state {
 	}
 	a.mu.Unlock()
 	for _, k := range keys {
-		al, _ := a.Lookup(k)
+		al, _ := lookup(a, k)
 		s.Keys[k] = al
 		for _, x := range al.Addrs {
-			s.Holders[x] = a.Holders(x)
+			s.Holders[x] = holdersOf(a, x)
 		}
 	}
 	return s

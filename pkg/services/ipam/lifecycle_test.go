@@ -37,7 +37,7 @@ func TestAllocateKeepsWhatStillFits(t *testing.T) {
 	if diff := cmp.Diff(alloc("default/web", []string{"blue"}, "192.0.2.6"), got, cmpNet); diff != "" {
 		t.Errorf("moved (-want +got):\n%s", diff)
 	}
-	if h := a.Holders(mustAddr("2001:db8:1::")); h != nil {
+	if h := holdersOf(a, mustAddr("2001:db8:1::")); h != nil {
 		t.Errorf("IPv6 address still held by %v after going single-stack", h)
 	}
 	if got := mustAllocate(t, a, svc("next")); got.Addrs[0] != mustAddr("192.0.2.1") {
@@ -48,7 +48,7 @@ func TestAllocateKeepsWhatStillFits(t *testing.T) {
 	if _, err := a.Allocate(svc("web", wantIP("192.0.2.3"))); !errors.Is(err, ErrAddressInUse) {
 		t.Fatalf("Allocate onto a taken address: %v", err)
 	}
-	if got, _ := a.Lookup("default/web"); got.Addrs[0] != mustAddr("192.0.2.6") {
+	if got, _ := lookup(a, "default/web"); got.Addrs[0] != mustAddr("192.0.2.6") {
 		t.Errorf("after a failed move web holds %v, want 192.0.2.6", got.Addrs)
 	}
 	// A sharing key that no longer matches its sharer moves the Service.
@@ -65,13 +65,13 @@ func TestReleaseShared(t *testing.T) {
 	mustAllocate(t, a, svc("web", shareKey("k")))
 	mustAllocate(t, a, svc("dns", shareKey("k"), ports(Port{"UDP", 53})))
 	x := mustAddr("192.0.2.1")
-	if diff := cmp.Diff([]string{"default/dns", "default/web"}, a.Holders(x)); diff != "" {
+	if diff := cmp.Diff([]string{"default/dns", "default/web"}, holdersOf(a, x)); diff != "" {
 		t.Fatalf("Holders (-want +got):\n%s", diff)
 	}
 	if !a.Release("default/web") || a.Release("default/web") {
 		t.Fatal("Release should report true once, then false")
 	}
-	if diff := cmp.Diff([]string{"default/dns"}, a.Holders(x)); diff != "" {
+	if diff := cmp.Diff([]string{"default/dns"}, holdersOf(a, x)); diff != "" {
 		t.Errorf("Holders after release (-want +got):\n%s", diff)
 	}
 	if _, err := a.Allocate(svc("plain", wantIP("192.0.2.1"))); !errors.Is(err, ErrAddressInUse) {

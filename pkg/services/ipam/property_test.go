@@ -118,10 +118,10 @@ func TestAllocatorProperties(t *testing.T) {
 					if diff := cmp.Diff(before, snapshot(a), cmpNet); diff != "" {
 						t.Fatalf("step %d: failed %+v (%v) changed the state:\n%s", step, r, err, diff)
 					}
-				} else if al, ok := a.Lookup(r.Key); ok {
+				} else if al, ok := lookup(a, r.Key); ok {
 					reqs[r.Key] = r
 					allocated++
-					if len(a.Holders(al.Addrs[0])) > 1 {
+					if len(holdersOf(a, al.Addrs[0])) > 1 {
 						shared++
 					}
 				}
@@ -135,7 +135,7 @@ func checkInvariants(t *testing.T, step int, a *Allocator, reqs map[string]Reque
 	t.Helper()
 	holders := map[netip.Addr][]string{}
 	for key, r := range reqs {
-		al, ok := a.Lookup(key)
+		al, ok := lookup(a, key)
 		if !ok || len(al.Addrs) == 0 || len(al.Addrs) != len(al.Pools) {
 			t.Fatalf("step %d: %s holds %+v", step, key, al)
 		}
@@ -154,7 +154,7 @@ func checkInvariants(t *testing.T, step int, a *Allocator, reqs map[string]Reque
 	for x, keys := range holders {
 		used++
 		slices.Sort(keys)
-		if got := a.Holders(x); !slices.Equal(got, keys) {
+		if got := holdersOf(a, x); !slices.Equal(got, keys) {
 			t.Fatalf("step %d: Holders(%s) = %v, model %v", step, x, got, keys)
 		}
 		for i, k := range keys {
@@ -192,7 +192,7 @@ func checkLowest(t *testing.T, a *Allocator, r Request, got Allocation) {
 			}
 			for _, s := range p.spans {
 				for y := s.r.First; !want.IsValid() && y.Is4() == x.Is4() && s.r.Contains(y); y = y.Next() {
-					if h := a.Holders(y); len(h) == 0 || slices.Equal(h, []string{r.Key}) && y == x {
+					if h := holdersOf(a, y); len(h) == 0 || slices.Equal(h, []string{r.Key}) && y == x {
 						want = y
 					}
 				}

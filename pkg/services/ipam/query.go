@@ -7,30 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Lookup returns what key holds.
-func (a *Allocator) Lookup(key string) (Allocation, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e := a.keys[key]
-	if e == nil {
-		return Allocation{}, false
-	}
-	return e.allocation(), true
-}
-
-// Holders returns the keys of the Services holding x, sorted.
-func (a *Allocator) Holders(x netip.Addr) []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var keys []string
-	if c := a.inUse[x]; c != nil {
-		for _, h := range c.holders {
-			keys = append(keys, h.key)
-		}
-	}
-	return keys
-}
-
 // PoolUsage is the size and use of one family of one pool.
 type PoolUsage struct {
 	Pool   string
@@ -40,7 +16,8 @@ type PoolUsage struct {
 }
 
 // Usage returns the usage of every pool and family, in configuration
-// order, IPv4 first.
+// order, IPv4 first; the services controller exports it as the metric
+// vipkeeper_services_pool_addresses (metrics.SetPoolUsage).
 func (a *Allocator) Usage() []PoolUsage {
 	a.mu.Lock()
 	defer a.mu.Unlock()
