@@ -103,6 +103,9 @@ type Deps struct {
 // Observer is told the controller's figures after every pass (metrics).
 type Observer interface {
 	ServiceVIPs(bound, claimed, addresses int, allocator bool)
+	// SetPoolUsage reports the pools' usage while this node is the
+	// allocator, and nil once it is not.
+	SetPoolUsage([]ipam.PoolUsage)
 }
 
 // Controller serves LoadBalancer Services of our class: the allocator

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 	"github.com/vipkeeper/vipkeeper/pkg/services/owner"
 )
 
@@ -260,6 +261,11 @@ func (c *Controller) apply(ctx context.Context, p plan) {
 	c.forget()
 	if c.deps.Observer != nil {
 		c.deps.Observer.ServiceVIPs(len(st.bound), p.claimed, p.addresses, st.alloc != nil)
+		var usage []ipam.PoolUsage
+		if st.alloc != nil {
+			usage = st.alloc.Usage()
+		}
+		c.deps.Observer.SetPoolUsage(usage)
 	}
 }
 
