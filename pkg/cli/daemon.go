@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,9 +21,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
-	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
-	"github.com/vipkeeper/vipkeeper/pkg/services"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
 	"github.com/vipkeeper/vipkeeper/pkg/watchdog"
@@ -39,6 +36,9 @@ type daemon struct {
 	draining   []func()                      // told when shutdown begins, before the keeper unbinds
 }
 
+// newDaemon builds the daemon in dependency order: the API connection and
+// what operators watch, the loops' inboxes, the components that report to
+// them, the services loop, the watchdog and last the keeper.
 func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	if err := cfg.CheckHost(func(name string) error {
 		_, err := net.InterfaceByName(name)
@@ -46,94 +46,74 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	}, os.LookupEnv); err != nil {
 		return nil, err
 	}
-	restCfg, err := kube.Load(cfg.Kubeconfig)
-	if err != nil {
-		return nil, &config.Error{Source: "--kubeconfig", Err: err}
-	}
 	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat).With("node", cfg.NodeName)
 	klog.SetSlogLogger(log.With("component", "client-go"))
-	servers, err := useServers(cfg, restCfg, log)
+	conn, err := connect(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	v := version.Get()
-	clients, err := kube.NewClients(restCfg, cfg.RenewDeadline, fmt.Sprintf("vipkeeper/%s (%s)", v.Version, cfg.NodeName))
+	obs, err := newObservability(cfg, conn.Events, log)
 	if err != nil {
 		return nil, err
 	}
-	obs, err := newObservability(cfg, restCfg, log)
+	to := newReports(obs.metrics, cfg.VIPs, cfg.Services)
+
+	binder := vip.New(vip.Config{Interface: cfg.Interface, ReconcileInterval: cfg.ReconcileInterval, OnRestored: to.keeper.Restored}, log)
+	ann := announce.New(announce.Config{Interface: cfg.Interface, RefreshInterval: cfg.AnnounceRefresh}, log)
+	grd := guard.New(guard.Config{Interface: cfg.Interface}, log)
+	prober, err := health.New(obs.healthConfig(cfg.Health), to.health, log)
 	if err != nil {
+		return nil, flagError(err)
+	}
+	el := election.New(leaseConfig(cfg, obs.metrics), conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.keeper.Notify, log)
+	outage := watchdog.Reactions{Conns: conn, Elections: []watchdog.Campaign{el}, Report: to.apiReachable()}
+	var svcComponents []func(context.Context) error
+	var draining []func()
+	if cfg.Services {
+		svc, nodeLease, err := newServices(cfg, conn, to, grd, obs.metrics, log)
+		if err != nil {
+			return nil, err
+		}
+		outage.Elections = append(outage.Elections, nodeLease)
+		svcComponents = append(svcComponents, svc.Start)
+		draining = append(draining, to.services.Drain)
+	}
+	wd := watchdog.New(watchdogConfig(cfg), conn.Readyz, outage, log)
+	k := keeper.New(keeperConfig(cfg), keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd},
+		Elect: obs.elect(el.Start), Observer: obs.observer()}, to.keeper, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
+	if err := obs.watch(to.keeper, wd, ann); err != nil {
 		return nil, err
 	}
 
-	var k *keeper.Keeper // components report to the keeper, built last
-	binder := vip.New(vip.Config{
-		Interface:         cfg.Interface,
-		ReconcileInterval: cfg.ReconcileInterval,
-		OnRestored:        func(a netip.Addr) { k.Restored(a) },
-	}, log)
-	ann := announce.New(announce.Config{
-		Interface:       cfg.Interface,
-		RefreshInterval: cfg.AnnounceRefresh,
-	}, log)
-	grd := guard.New(guard.Config{Interface: cfg.Interface}, log)
-	var svc *services.Controller // built below, in services mode
-	prober, err := health.New(obs.healthConfig(cfg.Health), func(s health.Status) {
-		obs.metrics.SetHealthy(s.Healthy)
-		k.Health(s.Healthy, s.Reason)
-		if svc != nil {
-			svc.Health(s.Healthy)
-		}
-	}, log)
-	if err != nil {
-		var fe *health.FieldError
-		if errors.As(err, &fe) {
-			return nil, &config.Error{Source: "--" + fe.Field, Err: fe.Err}
-		}
-		return nil, err
-	}
-	el := election.New(election.Config{
+	findings := doctor.Check(context.Background(), doctor.Options{Interface: cfg.Interface})
+	logFindings(log, findings)
+	obs.setFindings(findings)
+	v := version.Get()
+	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
+		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
+		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
+	return &daemon{log: log, keeper: k, draining: draining, components: append([]func(context.Context) error{
+		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start, to.forwardClaims(grd.Claims()),
+		sdnotify.New(to.keeper.Ping, log).Start, // READY=1 and WATCHDOG=1 under systemd
+	}, append(obs.components(), svcComponents...)...)}, nil
+}
+
+// leaseConfig is the control-plane Lease's election.
+func leaseConfig(cfg *config.Config, obs election.Observer) election.Config {
+	return election.Config{
 		LeaseName:      cfg.LeaseName,
 		LeaseNamespace: cfg.LeaseNamespace,
 		Identity:       cfg.NodeName,
 		LeaseDuration:  cfg.LeaseDuration,
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
-		Observer:       obs.metrics,
-	}, clients.Leases.CoordinationV1(), clients.Watch.CoordinationV1(), func(e election.Event) { k.Notify(e) }, log)
-	var svcComponents []func(context.Context) error
-	var nodeLease *election.Elector
-	if cfg.Services {
-		if svc, nodeLease, err = newServices(cfg, restCfg, clients, func() *keeper.Keeper { return k }, grd, obs.metrics, log); err != nil {
-			return nil, err
-		}
-		svcComponents = append(svcComponents, svc.Start)
+		Observer:       obs,
 	}
-	wdCfg := watchdogConfig(cfg)
-	probe := failingOver(kube.ReadyzProbe(clients.Probe), wdCfg.FailAfter, servers.Failover)
-	wd := watchdog.New(wdCfg, probe, func(up bool) {
-		if up {
-			// Heal: drop connections that died during the outage,
-			// restart the Lease watch and campaign at once.
-			clients.CloseIdleConnections()
-			el.Reconnect()
-			el.Kick()
-			if nodeLease != nil {
-				nodeLease.Reconnect()
-				nodeLease.Kick()
-			}
-		} else {
-			// Leave the API server in use, even one that still accepts
-			// connections: the next requests go to the next --api-server.
-			servers.Failover()
-		}
-		obs.metrics.SetAPIReachable(up)
-		k.APIReachable(up)
-		if svc != nil {
-			svc.APIReachable(up)
-		}
-	}, log)
-	k = keeper.New(keeper.Config{
+}
+
+// keeperConfig is the keeper's share of the configuration.
+func keeperConfig(cfg *config.Config) keeper.Config {
+	return keeper.Config{
 		Identity:      cfg.NodeName,
 		VIPs:          cfg.VIPs,
 		LeaseDuration: cfg.LeaseDuration,
@@ -148,27 +128,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		// The release is one GET and one UPDATE, each bounded by the lease
 		// client's timeout (renew deadline / 2).
 		ReleaseTimeout: cfg.RenewDeadline + time.Second,
-	}, keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd}, Elect: obs.elect(el.Start),
-		Observer: obs.observer()}, nil, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
-	if err := obs.watch(k, wd, ann); err != nil {
-		return nil, err
 	}
-
-	findings := doctor.Check(context.Background(), doctor.Options{Interface: cfg.Interface})
-	logFindings(log, findings)
-	obs.setFindings(findings)
-	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
-		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
-		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
-	var draining []func()
-	if svc != nil {
-		draining = append(draining, svc.Drain)
-	}
-	return &daemon{log: log, keeper: k, draining: draining, components: append([]func(context.Context) error{
-		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start,
-		func(ctx context.Context) error { return forwardClaims(ctx, grd.Claims(), k, cfg.VIPs, svc) },
-		sdnotify.New(k.Ping, log).Start, // READY=1 and WATCHDOG=1 under systemd
-	}, append(obs.components(), svcComponents...)...)}, nil
 }
 
 // logFindings logs, once at start-up, what `vipkeeper doctor` would report
@@ -211,23 +171,6 @@ func probeAnswers(ctx context.Context, g *guard.Guard, addrs []netip.Addr, wait 
 	return slices.DeleteFunc(claims, func(c guard.Claim) bool { return c.Kind == guard.KindProbe }), err
 }
 
-// forwardClaims hands claims seen on the wire to the keeper, or for a
-// Service VIP to the services controller.
-func forwardClaims(ctx context.Context, claims <-chan guard.Claim, k *keeper.Keeper, vips []netip.Addr, svc *services.Controller) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case c := <-claims:
-			if svc != nil && !slices.Contains(vips, c.Addr) {
-				svc.Claimed(c.Addr)
-				continue
-			}
-			k.Claimed(c.Addr, c.MAC, string(c.Kind))
-		}
-	}
-}
-
 // probeBudget bounds how long a new leader waits for a previous holder
 // that still answers for the VIP to yield; a holder that never yields is a
 // crashed daemon whose kernel still has the address, and the announcements
@@ -235,8 +178,10 @@ func forwardClaims(ctx context.Context, claims <-chan guard.Claim, k *keeper.Kee
 const probeBudget = time.Second
 
 // watchdogConfig paces the API probe from the lease timings: twice per
-// retry period, within 200ms to 1s, so an outage
-// is known well before the holder's safety deadline.
+// retry period, within 200ms to 1s, so an outage is known well before the
+// holder's safety deadline. Two failures in a row make the API unreachable,
+// since one lost probe is noise; the same count paces every further
+// failover (see pkg/watchdog).
 func watchdogConfig(cfg *config.Config) watchdog.Config {
 	interval := min(max(cfg.RetryPeriod/2, 200*time.Millisecond), time.Second)
 	return watchdog.Config{Interval: interval, Timeout: min(interval, cfg.RenewDeadline/2), FailAfter: 2}

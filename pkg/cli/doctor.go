@@ -162,7 +162,7 @@ func configMaps(kubeconfig string) (doctor.ConfigMapGetter, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := commandClient(c, doctorTimeout)
+	cs, err := kube.CommandClient(c, doctorTimeout)
 	if err != nil {
 		return nil, err
 	}

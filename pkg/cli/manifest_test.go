@@ -3,12 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -140,39 +138,5 @@ func TestManifestIgnoresEnvironment(t *testing.T) {
 	_, out, _ := runManifest(t, "manifest", "rbac", "--vip", "192.0.2.100", "--interface", "eth0")
 	if strings.Contains(out, "from-env") {
 		t.Errorf("the environment leaked into the manifest:\n%s", out)
-	}
-}
-
-func TestFailingOver(t *testing.T) {
-	tests := []struct {
-		name    string
-		results string // one probe outcome per character: + ok, - failed
-		want    int    // failovers from the wrapper (the watchdog's report makes the first)
-	}{
-		{"healthy", "++++", 0},
-		{"first report only", "--+", 0},
-		{"still down after a failover", "----", 1},
-		{"every further two", "--------", 3},
-		{"a success resets", "----+----", 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			i := 0
-			var failovers atomic.Int64
-			probe := failingOver(func(context.Context) error {
-				ok := tt.results[i] == '+'
-				i++
-				if ok {
-					return nil
-				}
-				return errors.New("timeout")
-			}, 2, func() { failovers.Add(1) })
-			for range tt.results {
-				_ = probe(t.Context())
-			}
-			if got := int(failovers.Load()); got != tt.want {
-				t.Errorf("failovers = %d, want %d", got, tt.want)
-			}
-		})
 	}
 }

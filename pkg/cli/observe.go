@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/config"
@@ -18,7 +18,6 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/events"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
-	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/metrics"
 	"github.com/vipkeeper/vipkeeper/pkg/server"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
@@ -39,23 +38,18 @@ type observability struct {
 	electing atomic.Bool    // the election is running
 }
 
-// newObservability builds the metrics and the Events recorder and opens
-// the HTTP listener, so that a busy --metrics-addr fails the start. It
-// starts nothing.
-func newObservability(cfg *config.Config, restCfg *rest.Config, log *slog.Logger) (*observability, error) {
+// newObservability builds the metrics and the Events recorder (writing
+// through eventsClient) and opens the HTTP listener, so that a busy
+// --metrics-addr fails the start. It starts nothing.
+func newObservability(cfg *config.Config, eventsClient kubernetes.Interface, log *slog.Logger) (*observability, error) {
 	lease := cfg.LeaseNamespace + "/" + cfg.LeaseName
-	v := version.Get()
 	o := &observability{reg: metrics.NewRegistry()}
 	var err error
-	o.metrics, err = metrics.New(o.reg, metrics.Config{Lease: lease, VIPs: cfg.VIPs, Build: v, Healthy: len(cfg.Health.Checks) == 0})
+	o.metrics, err = metrics.New(o.reg, metrics.Config{Lease: lease, VIPs: cfg.VIPs, Build: version.Get(), Healthy: len(cfg.Health.Checks) == 0})
 	if err != nil {
 		return nil, err
 	}
-	ec, err := kube.NewEventsClient(restCfg, fmt.Sprintf("vipkeeper/%s (%s)", v.Version, cfg.NodeName))
-	if err != nil {
-		return nil, err
-	}
-	o.events = events.New(events.Config{LeaseName: cfg.LeaseName, LeaseNamespace: cfg.LeaseNamespace, Node: cfg.NodeName}, ec, log)
+	o.events = events.New(events.Config{LeaseName: cfg.LeaseName, LeaseNamespace: cfg.LeaseNamespace, Node: cfg.NodeName}, eventsClient, log)
 	if cfg.MetricsAddr != "" {
 		ln, err := server.Listen(cfg.MetricsAddr)
 		if err != nil {

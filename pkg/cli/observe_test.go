@@ -14,7 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/config"
@@ -45,7 +45,7 @@ func testConfig(addr string) *config.Config {
 
 func newTestObservability(t *testing.T) (*observability, *fakeKeeper, *fakeAPI) {
 	t.Helper()
-	o, err := newObservability(testConfig("127.0.0.1:0"), &rest.Config{Host: "https://192.0.2.1:6443"}, slog.New(slog.DiscardHandler))
+	o, err := newObservability(testConfig("127.0.0.1:0"), fake.NewClientset(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestMetricsEndpoint(t *testing.T) {
 
 func TestMetricsAddrBusy(t *testing.T) {
 	o, _, _ := newTestObservability(t)
-	_, err := newObservability(testConfig(o.server.Addr().String()), &rest.Config{Host: "https://192.0.2.1:6443"}, slog.New(slog.DiscardHandler))
+	_, err := newObservability(testConfig(o.server.Addr().String()), fake.NewClientset(), slog.New(slog.DiscardHandler))
 	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Source != "--metrics-addr" || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("busy --metrics-addr: %v, want a *config.Error from --metrics-addr", err)
@@ -150,7 +150,7 @@ func TestMetricsAddrBusy(t *testing.T) {
 }
 
 func TestMetricsDisabled(t *testing.T) {
-	o, err := newObservability(testConfig(""), &rest.Config{Host: "https://192.0.2.1:6443"}, slog.New(slog.DiscardHandler))
+	o, err := newObservability(testConfig(""), fake.NewClientset(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
-
-	"k8s.io/client-go/rest"
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
@@ -15,32 +12,25 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/services"
-	"github.com/vipkeeper/vipkeeper/pkg/version"
 )
 
-// newServices wires services mode: the controller, its clients and this
-// node's own Lease. k is called only once the daemon runs (the keeper
-// is built after the components that report to it).
-func newServices(cfg *config.Config, restCfg *rest.Config, clients *kube.Clients, k func() *keeper.Keeper,
-	grd *guard.Guard, obs services.Observer, log *slog.Logger) (*services.Controller, *election.Elector, error) {
-	v := version.Get()
-	sc, err := clients.AddServices(restCfg, cfg.RenewDeadline, cfg.ServicesQPS, cfg.ServicesBurst,
-		fmt.Sprintf("vipkeeper/%s (%s)", v.Version, cfg.NodeName))
-	if err != nil {
-		return nil, nil, err
-	}
-	var ctrl *services.Controller
+// newServices wires services mode: this node's own Lease and the
+// controller. Both report to the services loop's inbox; the controller
+// hands the addresses it may bind to the keeper's.
+func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Guard, obs services.Observer,
+	log *slog.Logger) (*services.Controller, *election.Elector, error) {
+	lease := services.NodeLeasePrefix + cfg.NodeName
 	nodeLease := election.New(election.Config{
-		LeaseName:      services.NodeLeasePrefix + cfg.NodeName,
+		LeaseName:      lease,
 		LeaseNamespace: cfg.LeaseNamespace,
 		Identity:       cfg.NodeName,
 		LeaseDuration:  cfg.LeaseDuration,
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
 		Labels:         map[string]string{services.LabelRole: services.RoleNode},
-	}, clients.Leases.CoordinationV1(), clients.Watch.CoordinationV1(), func(e election.Event) { ctrl.NodeLeaseEvent(e) },
-		log.With("lease", cfg.LeaseNamespace+"/"+services.NodeLeasePrefix+cfg.NodeName))
-	ctrl, err = services.New(services.Config{
+	}, conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.services.NodeLeaseEvent,
+		log.With("lease", cfg.LeaseNamespace+"/"+lease))
+	ctrl, err := services.New(services.Config{
 		Node:          cfg.NodeName,
 		Namespace:     cfg.LeaseNamespace,
 		DefaultClass:  cfg.ServicesDefaultClass,
@@ -53,24 +43,17 @@ func newServices(cfg *config.Config, restCfg *rest.Config, clients *kube.Clients
 		ProbeBudget:   probeBudget,
 		Healthy:       len(cfg.Health.Checks) == 0,
 	}, services.Deps{
-		Client:    sc.Writes,
-		Informers: sc.Informers,
-		Binder:    lateBinder(k),
+		Client:    conn.Services.Writes,
+		Informers: conn.Services.Informers,
+		Binder:    to.keeper,
 		Prober:    serviceProber{grd},
 		NodeLease: nodeLease,
 		Observer:  obs,
-	}, nil, log)
+	}, to.services, log)
 	if err != nil {
 		return nil, nil, &config.Error{Source: "--services-pool", Err: err}
 	}
 	return ctrl, nodeLease, nil
-}
-
-// lateBinder reaches the keeper, which is built after the controller.
-type lateBinder func() *keeper.Keeper
-
-func (b lateBinder) SetServiceVIPs(ctx context.Context, addrs []netip.Addr) error {
-	return b().SetServiceVIPs(ctx, addrs)
 }
 
 // serviceProber gives the controller the addresses another host still

@@ -154,7 +154,7 @@ func leaseClient(kubeconfig string) (coordinationv1client.LeasesGetter, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := commandClient(c, statusTimeout)
+	cs, err := kube.CommandClient(c, statusTimeout)
 	if err != nil {
 		return nil, err
 	}

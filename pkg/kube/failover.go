@@ -21,11 +21,11 @@ import (
 // back (a restarting kube-apiserver is usually serving again within 30 s).
 const failoverCooldown = 30 * time.Second
 
-// Servers dials the API server at one of several addresses, in order of
+// apiServers dials the API server at one of several addresses, in order of
 // preference, and remembers which one it uses. Every client built from a
-// configuration UseServers prepared dials through it, so they move
+// configuration useServers prepared dials through it, so they move
 // together.
-type Servers struct {
+type apiServers struct {
 	servers []*server
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	now     func() time.Time
@@ -42,8 +42,8 @@ type server struct {
 	badUntil time.Time
 }
 
-// UseServers makes cfg reach the API server through urls, in order of
-// preference, instead of cfg.Host, and returns the Servers that cfg now
+// useServers makes cfg reach the API server through urls, in order of
+// preference, instead of cfg.Host, and returns the apiServers that cfg now
 // dials through. With no urls, cfg keeps its server and gains only the
 // tracking (Failover then closes its connections and dials afresh).
 //
@@ -53,8 +53,8 @@ type server struct {
 // certificate carries, as does the in-cluster configuration's service IP.
 // The servers are dialled directly: an HTTPS_PROXY would otherwise receive
 // a connection meant for a server.
-func UseServers(cfg *rest.Config, urls []string, log *slog.Logger) (*Servers, error) {
-	s := &Servers{
+func useServers(cfg *rest.Config, urls []string, log *slog.Logger) (*apiServers, error) {
+	s := &apiServers{
 		dial:  (&net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive}).DialContext,
 		now:   time.Now,
 		log:   log.With("component", "api-servers"),
@@ -116,7 +116,7 @@ func hostPort(raw string) (string, error) {
 // DialContext connects to the first server that answers, preferring those
 // that have not failed lately; the address asked for is ignored (it is
 // the first server's, or the kubeconfig's).
-func (s *Servers) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
+func (s *apiServers) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
 	var errs []error
 	for _, sv := range s.order() {
 		c, err := s.dial(ctx, network, sv.addr)
@@ -138,7 +138,7 @@ func (s *Servers) DialContext(ctx context.Context, network, _ string) (net.Conn,
 // order lists the servers to try: those not cooling down, in order of
 // preference, then the others (a server that failed is still better than
 // none).
-func (s *Servers) order() []*server {
+func (s *apiServers) order() []*server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -153,7 +153,7 @@ func (s *Servers) order() []*server {
 	return append(good, cooling...)
 }
 
-func (s *Servers) use(sv *server, nc net.Conn) net.Conn {
+func (s *apiServers) use(sv *server, nc net.Conn) net.Conn {
 	c := &conn{Conn: nc, s: s, server: sv}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -172,9 +172,9 @@ func (s *Servers) use(sv *server, nc net.Conn) net.Conn {
 // Failover leaves the server in use: it is passed over for new connections
 // for a while, and every connection to it is closed now, so requests hung
 // on a server that accepts connections but does not answer fail at once
-// and the next ones go to the next server. The watchdog's failure report
-// calls it.
-func (s *Servers) Failover() {
+// and the next ones go to the next server. The watchdog decides when
+// (watchdog.Decide).
+func (s *apiServers) Failover() {
 	s.mu.Lock()
 	sv := s.current
 	if sv == nil {
@@ -194,21 +194,10 @@ func (s *Servers) Failover() {
 	}
 }
 
-// Current returns the URL of the server last connected to ("" before the
-// first connection).
-func (s *Servers) Current() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.current == nil {
-		return ""
-	}
-	return s.current.url
-}
-
-// conn is a connection Servers made; it forgets itself when closed.
+// conn is a connection apiServers made; it forgets itself when closed.
 type conn struct {
 	net.Conn
-	s      *Servers
+	s      *apiServers
 	server *server
 	once   sync.Once
 }

@@ -46,7 +46,7 @@ func TestServersOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &rest.Config{Host: "https://192.0.2.100:6443"}
-			s, err := UseServers(cfg, []string{"https://198.51.100.1:6443", "https://198.51.100.2:6443", "https://198.51.100.3"}, slog.New(slog.DiscardHandler))
+			s, err := useServers(cfg, []string{"https://198.51.100.1:6443", "https://198.51.100.2:6443", "https://198.51.100.3"}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func TestServersOrder(t *testing.T) {
 // server it leaves, and only those.
 func TestFailoverClosesConnections(t *testing.T) {
 	cfg := &rest.Config{Host: "https://192.0.2.100:6443"}
-	s, err := UseServers(cfg, []string{"https://198.51.100.1:6443", "https://198.51.100.2:6443"}, slog.New(slog.DiscardHandler))
+	s, err := useServers(cfg, []string{"https://198.51.100.1:6443", "https://198.51.100.2:6443"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

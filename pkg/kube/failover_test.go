@@ -102,17 +102,9 @@ func TestUseServers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := kubeconfig(good.Server, tt.host)
 			cfg.TLSClientConfig.ServerName = tt.serverName
-			servers, err := kube.UseServers(cfg, tt.servers(), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			clients, err := kube.NewClients(cfg, 2*time.Second, "failover-test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer clients.CloseIdleConnections()
+			c := connect(t, cfg, kube.Options{Servers: tt.servers(), RenewDeadline: 2 * time.Second})
 			before := good.served.Load()
-			_, err = clients.Leases.CoordinationV1().Leases("kube-system").Get(t.Context(), "vip", metav1.GetOptions{})
+			_, err := c.Leases.CoordinationV1().Leases("kube-system").Get(t.Context(), "vip", metav1.GetOptions{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Get = %v, want an error mentioning %q", err, tt.wantErr)
@@ -125,39 +117,21 @@ func TestUseServers(t *testing.T) {
 			if good.served.Load() == before {
 				t.Error("the answering server did not serve the request")
 			}
-			if got := servers.Current(); got != good.URL {
-				t.Errorf("Current() = %q, want %q", got, good.URL)
-			}
 		})
 	}
 }
 
 // TestWatchdogFailover: the preferred server accepts connections but stops
-// answering. The watchdog, wired as in pkg/cli/daemon.go, reports the API
+// answering. The watchdog, with the daemon's reactions, reports the API
 // down; Failover leaves the hung server; the next probe reaches the second
 // server and the API is reported up again, the lease client on it too.
 func TestWatchdogFailover(t *testing.T) {
 	first, second := newAPIServer(t), newAPIServer(t)
 	cfg := kubeconfig(first.Server, "https://example.com:6443")
-	servers, err := kube.UseServers(cfg, []string{first.URL, second.URL}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients, err := kube.NewClients(cfg, 400*time.Millisecond, "failover-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clients.CloseIdleConnections()
+	c := connect(t, cfg, kube.Options{Servers: []string{first.URL, second.URL}, RenewDeadline: 400 * time.Millisecond})
 	changes := make(chan bool, 16)
 	wd := watchdog.New(watchdog.Config{Interval: 200 * time.Millisecond, Timeout: 150 * time.Millisecond, FailAfter: 2},
-		kube.ReadyzProbe(clients.Probe), func(up bool) {
-			if up {
-				clients.CloseIdleConnections()
-			} else {
-				servers.Failover()
-			}
-			changes <- up
-		}, slog.New(slog.DiscardHandler))
+		c.Readyz, watchdog.Reactions{Conns: c, Report: []func(bool){func(up bool) { changes <- up }}}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- wd.Start(ctx) }()
@@ -175,11 +149,8 @@ func TestWatchdogFailover(t *testing.T) {
 			t.Fatalf("watchdog did not report up=%v within 5s", want)
 		}
 	}
-	if got := servers.Current(); got != second.URL {
-		t.Errorf("Current() = %q, want the second server %q", got, second.URL)
-	}
 	before := second.served.Load()
-	if _, err := clients.Leases.CoordinationV1().Leases("kube-system").Get(t.Context(), "vip", metav1.GetOptions{}); err != nil {
+	if _, err := c.Leases.CoordinationV1().Leases("kube-system").Get(t.Context(), "vip", metav1.GetOptions{}); err != nil {
 		t.Fatalf("lease client after failover: %v", err)
 	}
 	if second.served.Load() == before {

@@ -1,16 +1,20 @@
-// Package kube builds the Kubernetes API clients vipkeeper uses.
+// Package kube connects vipkeeper to the Kubernetes API: it loads the
+// configuration, picks the API server among --api-server's, and builds
+// every client the daemon uses (Connect), and the one-shot client of a
+// command (CommandClient).
 //
 // The Lease client is separate from every other client: its own connection
 // pool, its own rate limiter and a per-request timeout of half the renew
-// deadline, so a slow or hung request can neither queue lease renewals
-// behind other calls nor eat the whole renew deadline (PITFALLS items 1, 5
-// and 12).
+// deadline. A renewal must never queue behind another client's request
+// (Events, Service writes, a long list), a hung request must fail while the
+// leader can still renew within the deadline, and a dead connection must
+// cost one request, not the whole renew deadline.
 package kube
 
 import (
 	"context"
 	"fmt"
-	"net"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -19,6 +23,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
+
+	"github.com/vipkeeper/vipkeeper/pkg/version"
 )
 
 // Load returns the REST configuration from a kubeconfig file, or the
@@ -38,69 +44,58 @@ func Load(path string) (*rest.Config, error) {
 	return c, nil
 }
 
-// Lease client limits. A leader writes once per retry period and a
-// candidate reads once per retry period; 5 requests/s with a burst of 10
-// leaves room for a release and a fast re-acquire without ever throttling
-// the renewals at the shortest retry period we accept.
-const (
-	leaseQPS   = 5
-	leaseBurst = 10
-)
+// Options say how the daemon reaches the API server.
+type Options struct {
+	// Kubeconfig is the kubeconfig file; "" means in-cluster.
+	Kubeconfig string
+	// Servers are the API servers in order of preference (--api-server);
+	// none keeps the kubeconfig's server.
+	Servers []string
+	// Node names this node in every client's user agent.
+	Node string
+	// RenewDeadline bounds the Lease, probe and write requests (each gets
+	// half of it).
+	RenewDeadline time.Duration
+	// Services adds the services controller's clients, limited to
+	// ServicesQPS requests per second with bursts of ServicesBurst.
+	Services      bool
+	ServicesQPS   float32
+	ServicesBurst int
+	Log           *slog.Logger
+}
 
-// Clients are the API clients of one daemon, each on its own connections.
-type Clients struct {
+// FieldError is an error of one setting. Field is its flag name without
+// dashes: kubeconfig or api-server.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Conn is the daemon's connection to the API: the servers it dials and
+// every client, each on connections of its own.
+type Conn struct {
+	// Server is the kubeconfig's server, before --api-server replaced it.
+	Server string
 	// Leases serves lease reads and writes: a per-request timeout of half
 	// the renew deadline and a rate limiter of its own.
 	Leases kubernetes.Interface
 	// Watch serves the Lease watch: no request timeout (a watch is long),
 	// bounded by the watch's own server-side timeout instead.
 	Watch kubernetes.Interface
-	// Probe serves the watchdog's /readyz probe.
+	// Probe serves the watchdog's /readyz probe (Readyz).
 	Probe kubernetes.Interface
+	// Events writes Kubernetes Events, under limits of its own
+	// (eventsQPS, eventsBurst, eventsTimeout).
+	Events kubernetes.Interface
+	// Services are the services controller's clients; nil without
+	// Options.Services.
+	Services *ServicesClients
 
-	https []*http.Client
-}
-
-// NewClients builds the daemon's clients from base.
-//
-// They speak HTTP/1.1: when a request times out, net/http closes its TCP
-// connection, so the next request dials afresh. Over HTTP/2 a cancelled
-// request only resets its stream and later requests keep riding a dead
-// connection until the HTTP/2 ping check notices (about 45 s by default).
-func NewClients(base *rest.Config, renewDeadline time.Duration, userAgent string) (*Clients, error) {
-	c := &Clients{}
-	var err error
-	if c.Leases, err = c.build(base, renewDeadline/2, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst), userAgent+" leases"); err != nil {
-		return nil, fmt.Errorf("lease client: %w", err)
-	}
-	if c.Watch, err = c.build(base, 0, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst), userAgent+" watch"); err != nil {
-		return nil, fmt.Errorf("watch client: %w", err)
-	}
-	if c.Probe, err = c.build(base, renewDeadline/2, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst), userAgent+" watchdog"); err != nil {
-		return nil, fmt.Errorf("watchdog client: %w", err)
-	}
-	return c, nil
-}
-
-func (c *Clients) build(base *rest.Config, timeout time.Duration, rl flowcontrol.RateLimiter, ua string) (kubernetes.Interface, error) {
-	cfg := rest.CopyConfig(base)
-	cfg.Timeout = timeout
-	cfg.RateLimiter = rl
-	cfg.UserAgent = ua
-	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
-	// A transport of its own per client (not client-go's shared cache):
-	// closing one client's idle connections must not touch another's,
-	// and a lease renewal never queues behind another client's request.
-	hc, err := rest.HTTPClientFor(withOwnTransport(cfg))
-	if err != nil {
-		return nil, err
-	}
-	cs, err := kubernetes.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, err
-	}
-	c.https = append(c.https, hc)
-	return cs, nil
+	servers *apiServers
+	https   []*http.Client
 }
 
 // ServicesClients are the services controller's clients, on connections
@@ -115,24 +110,105 @@ type ServicesClients struct {
 	Informers kubernetes.Interface
 }
 
-// AddServices builds the services controller's clients from base and adds
-// them to the ones CloseIdleConnections drops.
-func (c *Clients) AddServices(base *rest.Config, renewDeadline time.Duration, qps float32, burst int, userAgent string) (*ServicesClients, error) {
-	w, err := c.build(base, renewDeadline/2, flowcontrol.NewTokenBucketRateLimiter(qps, burst), userAgent+" services")
+// Lease client limits. A leader writes once per retry period and a
+// candidate reads once per retry period; 5 requests/s with a burst of 10
+// leaves room for a release and a fast re-acquire without ever throttling
+// the renewals at the shortest retry period we accept.
+const (
+	leaseQPS   = 5
+	leaseBurst = 10
+)
+
+// Connect loads the configuration, points it at the API servers and builds
+// every client from it; it sends no request.
+//
+// Every client dials through the same servers, so they move together on a
+// failover, and speaks HTTP/1.1: when a request times out, net/http closes
+// its TCP connection, so the next request dials afresh. Over HTTP/2 a
+// cancelled request only resets its stream and later requests keep riding
+// a dead connection until the HTTP/2 ping check notices (about 45 s by
+// default).
+func Connect(o Options) (*Conn, error) {
+	base, err := Load(o.Kubeconfig)
+	if err != nil {
+		return nil, &FieldError{Field: "kubeconfig", Err: err}
+	}
+	c := &Conn{Server: base.Host}
+	if c.servers, err = useServers(base, o.Servers, o.Log); err != nil {
+		return nil, &FieldError{Field: "api-server", Err: err}
+	}
+	ua := userAgent(o.Node)
+	half := o.RenewDeadline / 2
+	for _, b := range []struct {
+		client  *kubernetes.Interface
+		name    string
+		timeout time.Duration
+		rl      flowcontrol.RateLimiter
+	}{
+		{&c.Leases, "leases", half, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst)},
+		{&c.Watch, "watch", 0, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst)},
+		{&c.Probe, "watchdog", half, flowcontrol.NewTokenBucketRateLimiter(leaseQPS, leaseBurst)},
+		{&c.Events, "events", eventsTimeout, flowcontrol.NewTokenBucketRateLimiter(eventsQPS, eventsBurst)},
+	} {
+		if *b.client, err = c.build(base, b.timeout, b.rl, ua+" "+b.name); err != nil {
+			return nil, fmt.Errorf("%s client: %w", b.name, err)
+		}
+	}
+	if o.Services {
+		if c.Services, err = c.buildServices(base, half, o.ServicesQPS, o.ServicesBurst, ua); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// userAgent names the daemon's version and node in the API server's audit
+// log; each client appends what it is for.
+func userAgent(node string) string {
+	return fmt.Sprintf("vipkeeper/%s (%s)", version.Get().Version, node)
+}
+
+func (c *Conn) buildServices(base *rest.Config, timeout time.Duration, qps float32, burst int, ua string) (*ServicesClients, error) {
+	w, err := c.build(base, timeout, flowcontrol.NewTokenBucketRateLimiter(qps, burst), ua+" services")
 	if err != nil {
 		return nil, fmt.Errorf("services client: %w", err)
 	}
-	i, err := c.build(base, 0, flowcontrol.NewTokenBucketRateLimiter(qps, burst), userAgent+" services-informers")
+	i, err := c.build(base, 0, flowcontrol.NewTokenBucketRateLimiter(qps, burst), ua+" services-informers")
 	if err != nil {
 		return nil, fmt.Errorf("services informer client: %w", err)
 	}
 	return &ServicesClients{Writes: w, Informers: i}, nil
 }
 
+// build makes one client on a transport of its own and remembers it for
+// CloseIdleConnections.
+func (c *Conn) build(base *rest.Config, timeout time.Duration, rl flowcontrol.RateLimiter, ua string) (kubernetes.Interface, error) {
+	cfg := rest.CopyConfig(base)
+	cfg.Timeout = timeout
+	cfg.RateLimiter = rl
+	cfg.UserAgent = ua
+	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	// A transport of its own per client, not client-go's shared cache
+	// (which never shares a transport whose dialer is a function, as the
+	// servers' is): closing one client's idle connections must not touch
+	// another's, and a lease renewal never queues behind another client's
+	// request.
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	c.https = append(c.https, hc)
+	return cs, nil
+}
+
 // CloseIdleConnections drops every idle connection of every client, so the
 // next requests dial afresh: called when the API server comes back after
 // an outage, when the old connections may be dead without knowing it.
-func (c *Clients) CloseIdleConnections() {
+func (c *Conn) CloseIdleConnections() {
 	for _, hc := range c.https {
 		// Not hc.CloseIdleConnections(): client-go's wrappers (user
 		// agent, auth) do not pass it on, so it would do nothing.
@@ -140,27 +216,16 @@ func (c *Clients) CloseIdleConnections() {
 	}
 }
 
-// ReadyzProbe asks the API server's /readyz: ready means it can serve
-// Leases (it checks etcd). Every identity may read it (the built-in
-// system:public-info-viewer role).
-func ReadyzProbe(cs kubernetes.Interface) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err
-	}
-}
+// Failover leaves the API server in use for the next one; see
+// apiServers.Failover.
+func (c *Conn) Failover() { c.servers.Failover() }
 
-// withOwnTransport gives cfg a dialer of its own, which keeps client-go
-// from sharing a cached transport between clients built from one config.
-// A dialer already set (UseServers) is kept: client-go wraps it anew for
-// every config, which keeps the transports apart just the same.
-func withOwnTransport(cfg *rest.Config) *rest.Config {
-	if cfg.Dial != nil {
-		return cfg
-	}
-	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive}
-	cfg.Dial = d.DialContext
-	return cfg
+// Readyz asks the API server's /readyz on the probe client: ready means it
+// can serve Leases (it checks etcd). Every identity may read it (the
+// built-in system:public-info-viewer role).
+func (c *Conn) Readyz(ctx context.Context) error {
+	_, err := c.Probe.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	return err
 }
 
 // Dialing gives up after dialTimeout: a SYN to an unreachable API server

@@ -26,7 +26,7 @@ import (
 )
 
 // TestNoLeakOverOutageCycles runs the daemon's API side — the clients, the
-// Elector and the watchdog, wired as in pkg/cli/daemon.go — through 50 API
+// Elector and the watchdog with the daemon's reactions — through 50 API
 // outages. Each outage blackholes the network (connections hang, nothing is
 // reset) until the watchdog reports the API down and the term is lost; each
 // recovery must win the lease back without a restart. Afterwards the
@@ -56,10 +56,7 @@ func TestNoLeakOverOutageCycles(t *testing.T) {
 	klog.SetSlogLogger(quiet) // client-go logs every failed renewal
 	t.Cleanup(klog.ClearLogger)
 	api, p, cfg := startLeaseAPI(t)
-	clients, err := kube.NewClients(cfg, renewDeadline, "leak-test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := connect(t, cfg, kube.Options{Node: "leak-test", RenewDeadline: renewDeadline})
 
 	var tr termTracker
 	el := election.New(election.Config{
@@ -76,15 +73,12 @@ func TestNoLeakOverOutageCycles(t *testing.T) {
 	// fails every other probe at 10/s once its burst is spent; daemon.go
 	// never probes faster than every 200ms either.
 	wd := watchdog.New(watchdog.Config{Interval: 200 * time.Millisecond, Timeout: 150 * time.Millisecond, FailAfter: 2},
-		kube.ReadyzProbe(clients.Probe), func(up bool) {
-			if up { // as daemon.go does on recovery
-				clients.CloseIdleConnections()
-				el.Reconnect()
-				el.Kick()
+		clients.Readyz, watchdog.Reactions{Conns: clients, Elections: []watchdog.Campaign{el}, Report: []func(bool){func(up bool) {
+			if up {
 				recoveredAt.Store(time.Now().UnixNano())
 				recoveries.Add(1)
 			}
-		}, quiet)
+		}}}, quiet)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

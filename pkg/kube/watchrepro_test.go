@@ -14,10 +14,7 @@ import (
 // the API is back.
 func TestReconnectDuringOutage(t *testing.T) {
 	api, p, cfg := startLeaseAPI(t)
-	clients, err := kube.NewClients(cfg, 600*time.Millisecond, "repro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := connect(t, cfg, kube.Options{Node: "repro", RenewDeadline: 600 * time.Millisecond})
 	var tr termTracker
 	el := election.New(election.Config{LeaseName: "vip", LeaseNamespace: "kube-system", Identity: "a",
 		LeaseDuration: time.Second, RenewDeadline: 600 * time.Millisecond, RetryPeriod: 200 * time.Millisecond},

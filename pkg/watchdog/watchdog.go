@@ -1,8 +1,3 @@
-// Package watchdog tells whether the API server answers, from a client of
-// its own with a short timeout, and reports each change. Its recovery
-// report is what makes the rest of the daemon heal without a restart: the
-// caller drops stale connections, restarts the Lease watch and campaigns at
-// once (PITFALLS items 1 and 2).
 package watchdog
 
 import (
@@ -22,35 +17,35 @@ type Config struct {
 	FailAfter int           // consecutive failures that make the API unreachable
 }
 
-// Watchdog probes the API server every Interval.
+// Watchdog probes the API server every Interval and acts on the outcome
+// (Reactions), as decide says.
 type Watchdog struct {
-	cfg      Config
-	probe    Probe
-	onChange func(reachable bool)
-	log      *slog.Logger
+	cfg   Config
+	probe Probe
+	react Reactions
+	log   *slog.Logger
 
-	mu        sync.Mutex // guards the fields below
-	reachable bool
-	failures  int
-	lastErr   string
-	since     time.Time
+	mu      sync.Mutex // guards the fields below
+	st      state
+	lastErr string
+	since   time.Time // when the API became unreachable
 }
 
-// New returns a Watchdog; it starts nothing. onChange is called from the
-// watchdog's goroutine on every change of reachability and must not block
-// for long. The API counts as reachable until probes say otherwise.
-func New(cfg Config, probe Probe, onChange func(reachable bool), log *slog.Logger) *Watchdog {
+// New returns a Watchdog; it starts nothing. The reactions run in the
+// watchdog's goroutine and must not block for long. The API counts as
+// reachable until probes say otherwise.
+func New(cfg Config, probe Probe, react Reactions, log *slog.Logger) *Watchdog {
 	if cfg.FailAfter < 1 {
 		cfg.FailAfter = 1
 	}
-	return &Watchdog{cfg: cfg, probe: probe, onChange: onChange, log: log.With("component", "watchdog"), reachable: true}
+	return &Watchdog{cfg: cfg, probe: probe, react: react, log: log.With("component", "watchdog"), st: state{reachable: true}}
 }
 
 // Reachable reports the current verdict.
 func (w *Watchdog) Reachable() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.reachable
+	return w.st.reachable
 }
 
 // Start probes until ctx ends.
@@ -76,35 +71,25 @@ func (w *Watchdog) once(ctx context.Context) {
 		return
 	}
 	w.mu.Lock()
-	was := w.reachable
-	if err == nil {
-		w.failures = 0
-		w.reachable = true
-	} else {
-		w.failures++
+	var a action
+	w.st, a = decide(w.st, err == nil, w.cfg.FailAfter)
+	if err != nil {
 		w.lastErr = err.Error()
-		if w.failures >= w.cfg.FailAfter {
-			w.reachable = false
-		}
 	}
-	now, changed := w.reachable, w.reachable != was
 	var downFor time.Duration
-	if changed {
-		if !now {
-			w.since = start
-		} else {
-			downFor = time.Since(w.since)
-		}
+	switch a.change {
+	case wentDown:
+		w.since = start
+	case cameBack:
+		downFor = time.Since(w.since)
 	}
 	lastErr := w.lastErr
 	w.mu.Unlock()
-	if !changed {
-		return
-	}
-	if now {
+	switch a.change {
+	case cameBack:
 		w.log.Info("API server reachable again", "down_for", downFor.Round(time.Millisecond))
-	} else {
+	case wentDown:
 		w.log.Warn("API server unreachable", "err", lastErr, "failures", w.cfg.FailAfter)
 	}
-	w.onChange(now)
+	w.react.do(a)
 }

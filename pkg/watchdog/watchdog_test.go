@@ -46,7 +46,7 @@ func TestTransitions(t *testing.T) {
 					return errors.New("connection refused")
 				}
 				w := New(Config{Interval: time.Second, Timeout: 500 * time.Millisecond, FailAfter: tt.failAfter}, probe,
-					func(up bool) { mu.Lock(); got = append(got, up); mu.Unlock() },
+					Reactions{Report: []func(bool){func(up bool) { mu.Lock(); got = append(got, up); mu.Unlock() }}},
 					slog.New(slog.NewTextHandler(io.Discard, nil)))
 				ctx, cancel := context.WithCancel(t.Context())
 				done := make(chan error)
@@ -73,7 +73,7 @@ func TestHungProbe(t *testing.T) {
 		var got []bool
 		w := New(Config{Interval: time.Second, Timeout: 300 * time.Millisecond, FailAfter: 2},
 			func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() },
-			func(up bool) { mu.Lock(); got = append(got, up); mu.Unlock() },
+			Reactions{Report: []func(bool){func(up bool) { mu.Lock(); got = append(got, up); mu.Unlock() }}},
 			slog.New(slog.NewTextHandler(io.Discard, nil)))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)

@@ -1,4 +1,4 @@
-package cli
+package kube
 
 import (
 	"fmt"
@@ -8,10 +8,10 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// commandClient builds the client of a one-shot command (status, doctor):
+// CommandClient builds the client of a one-shot command (status, doctor):
 // every request is bounded by timeout, so a dead API server makes the
 // command fail instead of hang.
-func commandClient(c *rest.Config, timeout time.Duration) (kubernetes.Interface, error) {
+func CommandClient(c *rest.Config, timeout time.Duration) (kubernetes.Interface, error) {
 	c.Timeout = timeout
 	cs, err := kubernetes.NewForConfig(c)
 	if err != nil {
