@@ -81,7 +81,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	wd := watchdog.New(watchdogConfig(cfg), conn.Readyz, outage, log)
 	k := keeper.New(keeperConfig(cfg), keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd},
 		Elect: obs.elect(el.Start), Observer: obs.observer()}, to.keeper, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
-	if err := obs.watch(to.keeper, wd, ann); err != nil {
+	if err := obs.watch(to.keeper, wd, ann, grd); err != nil {
 		return nil, err
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/config"
 	"github.com/vipkeeper/vipkeeper/pkg/doctor"
 	"github.com/vipkeeper/vipkeeper/pkg/events"
+	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/metrics"
@@ -102,8 +103,11 @@ type reachability interface {
 
 // watch connects the endpoints and the announcer's counters to the
 // components they report on.
-func (o *observability) watch(k pinger, api reachability, ann *announce.Announcer) error {
+func (o *observability) watch(k pinger, api reachability, ann *announce.Announcer, grd *guard.Guard) error {
 	if err := o.metrics.AddAnnouncer(ann.Stats); err != nil {
+		return err
+	}
+	if err := o.metrics.AddGuard(grd.Stats); err != nil {
 		return err
 	}
 	if o.server == nil {

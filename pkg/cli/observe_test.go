@@ -18,6 +18,7 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
 	"github.com/vipkeeper/vipkeeper/pkg/config"
+	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 )
 
@@ -55,7 +56,7 @@ func newTestObservability(t *testing.T) (*observability, *fakeKeeper, *fakeAPI) 
 		_ = o.server.Start(ctx)
 	})
 	k, api := &fakeKeeper{}, &fakeAPI{}
-	if err := o.watch(k, api, announce.New(announce.Config{Interface: "eth0"}, nil)); err != nil {
+	if err := o.watch(k, api, announce.New(announce.Config{Interface: "eth0"}, nil), guard.New(guard.Config{Interface: "eth0"}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	return o, k, api
