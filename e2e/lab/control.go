@@ -45,7 +45,7 @@ func etcdArgs(dataDir string) []string {
 	}
 }
 
-// apiserverArgs are the flags LAB.md lists, with client-certificate
+// apiserverArgs are the flags that are enough to serve Leases, Services and Events with RBAC, with client-certificate
 // authentication, RBAC and the default admission plugins.
 func apiserverArgs(p *pki, dir string) []string {
 	return []string{
