@@ -45,8 +45,9 @@ func etcdArgs(dataDir string) []string {
 	}
 }
 
-// apiserverArgs are the flags that are enough to serve Leases, Services and Events with RBAC, with client-certificate
-// authentication, RBAC and the default admission plugins.
+// apiserverArgs are the flags enough to serve Leases, Services and Events:
+// client-certificate authentication, RBAC and the default admission
+// plugins.
 func apiserverArgs(p *pki, dir string) []string {
 	return []string{
 		"--etcd-servers=http://127.0.0.1:2379",
