@@ -40,15 +40,12 @@ type daemon struct {
 }
 
 func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
-	if err := cfg.CheckHost(func(name string) error {
-		_, err := net.InterfaceByName(name)
-		return err
-	}, os.LookupEnv); err != nil {
+	if err := cfg.CheckHost(vip.ForeignAddrs, os.LookupEnv); err != nil {
 		return nil, err
 	}
 	restCfg, err := kube.Load(cfg.Kubeconfig)
 	if err != nil {
-		return nil, &config.Error{Source: "--kubeconfig", Err: err}
+		return nil, &config.Error{Source: cfg.Source("kubeconfig"), Err: err}
 	}
 	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat).With("node", cfg.NodeName)
 	klog.SetSlogLogger(log.With("component", "client-go"))
