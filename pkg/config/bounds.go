@@ -107,7 +107,14 @@ func (c *Config) checkBounds() error {
 // show renders a value of b's setting as the user would write it.
 func (b bound) show(v float64) string {
 	if b.duration {
-		return time.Duration(v).String()
+		s := time.Duration(v).String() // "10m0s", "1h0m0s": drop the zero units
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		return s
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }

@@ -84,13 +84,14 @@ var ErrHelp = pflag.ErrHelp
 
 // Error is a configuration error. It names where the bad value came from:
 // a flag, an environment variable, a config-file field, or the hostname.
-// Its message never shows a password or token written in a URL.
+// Its message is one line of printable text (a value's control characters
+// are escaped) and never shows a password or token written in a URL.
 type Error struct {
 	Source string // e.g. "--lease-duration", "VIPKEEPER_VIP", "config file /etc/x.yaml: field leaseName"
 	Err    error
 }
 
-func (e *Error) Error() string { return redact(e.Source + ": " + e.Err.Error()) }
+func (e *Error) Error() string { return printable(redact(e.Source + ": " + e.Err.Error())) }
 func (e *Error) Unwrap() error { return e.Err }
 
 // setting is one option's value with where it came from.

@@ -294,32 +294,37 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// TestReadmeReference keeps the README's configuration reference identical
-// to the code. Regenerate with: go test ./pkg/config -run Readme -update
+// TestReadmeReference keeps the README's configuration reference and
+// bounds table identical to the code. Regenerate with `make docs`
+// (go test ./pkg/config -run TestReadmeReference -update).
 func TestReadmeReference(t *testing.T) {
 	const path = "../../README.md"
-	const begin, end = "<!-- config-reference:begin -->\n", "<!-- config-reference:end -->"
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read README: %v", err)
 	}
 	s := string(data)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q … %q markers", strings.TrimSpace(begin), end)
+	for _, block := range []struct{ marker, want string }{
+		{"config-reference", Reference()},
+		{"config-bounds", Bounds()},
+	} {
+		begin, end := "<!-- "+block.marker+":begin -->\n", "<!-- "+block.marker+":end -->"
+		i, j := strings.Index(s, begin), strings.Index(s, end)
+		if i < 0 || j < i {
+			t.Fatalf("README.md lacks the %q … %q markers", strings.TrimSpace(begin), end)
+		}
+		if have := s[i+len(begin) : j]; have != block.want {
+			if !*update {
+				t.Errorf("README %s is stale; run `make docs`:\n%s", block.marker, cmp.Diff(block.want, have))
+			}
+			s = s[:i+len(begin)] + block.want + s[j:]
+		}
 	}
-	have := s[i+len(begin) : j]
-	want := Reference()
-	if have == want {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(path, []byte(s[:i+len(begin)]+want+s[j:]), 0o644); err != nil {
+	if *update && s != string(data) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return
 	}
-	t.Errorf("README configuration reference is stale; run `make docs`:\n%s", cmp.Diff(want, have))
 }
 
 func FuzzParseFile(f *testing.F) {

@@ -1,6 +1,11 @@
 package config
 
-import "regexp"
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+)
 
 // urlUserinfo matches the user information of a URL written anywhere in a
 // text, e.g. the "user:secret@" of https://user:secret@host/, up to the
@@ -13,4 +18,23 @@ var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s"']*@`)
 // name does.
 func redact(s string) string {
 	return urlUserinfo.ReplaceAllString(s, "${1}REDACTED@")
+}
+
+// printable escapes control characters (a newline, an escape sequence) in
+// s, so that a value written into an error cannot forge log lines or
+// terminal output.
+func printable(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
