@@ -25,7 +25,7 @@ func connect(cfg *config.Config, log *slog.Logger) (*kube.Conn, error) {
 		Log:           log,
 	})
 	if err != nil {
-		return nil, flagError(err)
+		return nil, flagError(cfg, err)
 	}
 	if len(cfg.APIServers) == 0 && cfg.ServerIsVIP(conn.Server) {
 		log.Warn("the kubeconfig's API server is the VIP this node keeps: the election deadlocks once the holder is gone; set --api-server to this node's own API server (e.g. https://127.0.0.1:6443), then the other control-plane nodes",
@@ -34,16 +34,17 @@ func connect(cfg *config.Config, log *slog.Logger) (*kube.Conn, error) {
 	return conn, nil
 }
 
-// flagError names the flag of a setting a component refused, so the
-// message points at the command line.
-func flagError(err error) error {
+// flagError names where a setting a component refused came from — the
+// flag, the VIPKEEPER_* variable or the config-file field — so the
+// message points at what the operator wrote.
+func flagError(cfg *config.Config, err error) error {
 	var he *health.FieldError
 	if errors.As(err, &he) {
-		return &config.Error{Source: "--" + he.Field, Err: he.Err}
+		return &config.Error{Source: cfg.Source(he.Field), Err: he.Err}
 	}
 	var ke *kube.FieldError
 	if errors.As(err, &ke) {
-		return &config.Error{Source: "--" + ke.Field, Err: ke.Err}
+		return &config.Error{Source: cfg.Source(ke.Field), Err: ke.Err}
 	}
 	return err
 }

@@ -40,10 +40,7 @@ type daemon struct {
 // what operators watch, the loops' inboxes, the components that report to
 // them, the services loop, the watchdog and last the keeper.
 func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
-	if err := cfg.CheckHost(func(name string) error {
-		_, err := net.InterfaceByName(name)
-		return err
-	}, os.LookupEnv); err != nil {
+	if err := cfg.CheckHost(vip.ForeignAddrs, os.LookupEnv); err != nil {
 		return nil, err
 	}
 	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat).With("node", cfg.NodeName)
@@ -63,7 +60,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	grd := guard.New(guard.Config{Interface: cfg.Interface}, log)
 	prober, err := health.New(obs.healthConfig(cfg.Health), to.health, log)
 	if err != nil {
-		return nil, flagError(err)
+		return nil, flagError(cfg, err)
 	}
 	el := election.New(leaseConfig(cfg, obs.metrics), conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.keeper.Notify, log)
 	outage := watchdog.Reactions{Conns: conn, Elections: []watchdog.Campaign{el}, Report: to.apiReachable()}

@@ -3,7 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
-	"os"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
+	"github.com/vipkeeper/vipkeeper/pkg/ifname"
 )
 
 // writeKubeconfig writes a kubeconfig naming server and returns its path.
@@ -31,16 +32,31 @@ func writeKubeconfig(t *testing.T, server string) string {
 	return path
 }
 
+// hostInterface is an interface of this host that can carry a VIP (not
+// loopback); newDaemon only reads its addresses. Tests skip without one.
+func hostInterface(t *testing.T) string {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Skipf("listing interfaces: %v", err)
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagLoopback == 0 && ifname.Check(ifi.Name) == nil && ifi.Name != "kube-ipvs0" {
+			return ifi.Name
+		}
+	}
+	t.Skip("no non-loopback interface to wire to")
+	return ""
+}
+
 // TestNewDaemon builds the daemon in both modes; it starts nothing, so
 // it needs neither root nor an API server. It proves the wiring builds
 // every component without reaching a loop that does not exist yet.
 func TestNewDaemon(t *testing.T) {
-	if _, err := os.Stat("/sys/class/net/lo"); err != nil {
-		t.Skipf("no loopback interface to wire to: %v", err)
-	}
+	iface := hostInterface(t)
 	t.Cleanup(klog.ClearLogger)
 	kubeconfig := writeKubeconfig(t, "https://198.51.100.1:6443")
-	base := []string{"--vip", "192.0.2.100", "--interface", "lo", "--node-name", "n1", "--metrics-addr", "", "--kubeconfig", kubeconfig}
+	base := []string{"--vip", "192.0.2.100", "--interface", iface, "--node-name", "n1", "--metrics-addr", "", "--kubeconfig", kubeconfig}
 	tests := []struct {
 		name          string
 		args          []string
@@ -53,7 +69,7 @@ func TestNewDaemon(t *testing.T) {
 		{name: "control plane", args: base, wantParts: 8, wantNotLogged: "deadlocks"},
 		{name: "services", args: append(base[:len(base):len(base)], "--services", "--services-pool", "pool=default;addresses=203.0.113.0/24"),
 			wantParts: 9, wantDraining: 1},
-		{name: "kubeconfig names the VIP", args: []string{"--vip", "192.0.2.100", "--interface", "lo", "--node-name", "n1",
+		{name: "kubeconfig names the VIP", args: []string{"--vip", "192.0.2.100", "--interface", iface, "--node-name", "n1",
 			"--metrics-addr", "", "--kubeconfig", writeKubeconfig(t, "https://192.0.2.100:6443")},
 			wantParts: 8, wantLogged: "the election deadlocks once the holder is gone"},
 	}
@@ -85,11 +101,9 @@ func TestNewDaemon(t *testing.T) {
 // TestNewDaemonNamesTheFlag: a kubeconfig that cannot be read is reported
 // as the --kubeconfig flag's error.
 func TestNewDaemonNamesTheFlag(t *testing.T) {
-	if _, err := os.Stat("/sys/class/net/lo"); err != nil {
-		t.Skipf("no loopback interface to wire to: %v", err)
-	}
+	iface := hostInterface(t)
 	t.Cleanup(klog.ClearLogger)
-	cfg, err := config.Load(config.Sources{Args: []string{"--vip", "192.0.2.100", "--interface", "lo", "--node-name", "n1",
+	cfg, err := config.Load(config.Sources{Args: []string{"--vip", "192.0.2.100", "--interface", iface, "--node-name", "n1",
 		"--metrics-addr", "", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, LookupEnv: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatal(err)

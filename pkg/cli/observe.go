@@ -54,7 +54,7 @@ func newObservability(cfg *config.Config, eventsClient kubernetes.Interface, log
 	if cfg.MetricsAddr != "" {
 		ln, err := server.Listen(cfg.MetricsAddr)
 		if err != nil {
-			return nil, &config.Error{Source: "--metrics-addr", Err: err}
+			return nil, &config.Error{Source: cfg.Source("metrics-addr"), Err: err}
 		}
 		o.server = server.New(ln, o.reg, log)
 	}

@@ -51,7 +51,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		Observer:  obs,
 	}, to.services, log)
 	if err != nil {
-		return nil, nil, &config.Error{Source: "--services-pool", Err: err}
+		return nil, nil, &config.Error{Source: cfg.Source("services-pool"), Err: err}
 	}
 	return ctrl, nodeLease, nil
 }

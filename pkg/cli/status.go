@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -125,17 +126,21 @@ func (a *statusArgs) validate(rest []string, d statusDeps) error {
 		return fmt.Errorf("unexpected arguments %q", rest)
 	case a.output != "table" && a.output != "json":
 		return fmt.Errorf("--output: %q is not table or json", a.output)
-	case a.leaseName == "":
-		return errors.New("--lease-name: must not be empty")
-	case a.leaseNamespace == "":
-		return errors.New("--lease-namespace: must not be empty")
+	}
+	// Checked before any request: a name the API server would refuse is
+	// the user's mistake (exit 2), not the cluster's.
+	if err := config.CheckLeaseName(a.leaseName); err != nil {
+		return fmt.Errorf("--lease-name: %w", err)
+	}
+	if err := config.CheckNamespace(a.leaseNamespace); err != nil {
+		return fmt.Errorf("--lease-namespace: %w", err)
 	}
 	if a.nodeName == "" {
 		h, err := d.hostname()
 		if err != nil {
 			return fmt.Errorf("--node-name: not set and the hostname is unknown: %w", err)
 		}
-		a.nodeName = h
+		a.nodeName = strings.ToLower(strings.TrimSpace(h)) // as `run` takes it
 	}
 	return nil
 }

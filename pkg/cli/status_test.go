@@ -142,7 +142,14 @@ func TestStatusErrors(t *testing.T) {
 		{"bad output", []string{"-o", "yaml"}, exitUsage, `--output: "yaml" is not table or json`},
 		{"unknown flag", []string{"--vip", "192.0.2.1"}, exitUsage, "unknown flag: --vip"},
 		{"argument", []string{"extra"}, exitUsage, `unexpected arguments ["extra"]`},
-		{"empty lease name", []string{"--lease-name", ""}, exitUsage, "--lease-name: must not be empty"},
+		// Names are checked before the client is built (--kubeconfig
+		// /missing would fail otherwise): no request for a name the API
+		// server must refuse.
+		{"empty lease name", []string{"--lease-name", "", "--kubeconfig", "/missing"}, exitUsage, `--lease-name: "" is not a valid object name`},
+		{"lease name with a slash", []string{"--lease-name", "../secrets", "--kubeconfig", "/missing"}, exitUsage, `--lease-name: "../secrets" is not a valid object name`},
+		{"lease name with a newline", []string{"--lease-name", "a\nb", "--kubeconfig", "/missing"}, exitUsage, `--lease-name: "a\nb" is not a valid object name`},
+		{"upper-case lease name", []string{"--lease-name", "VIP", "--kubeconfig", "/missing"}, exitUsage, "--lease-name: \"VIP\" is not a valid object name"},
+		{"bad namespace", []string{"--lease-namespace", "kube.system", "--kubeconfig", "/missing"}, exitUsage, `--lease-namespace: "kube.system" is not a valid namespace`},
 		{"bad kubeconfig", []string{"--kubeconfig", "/missing"}, exitUsage, "--kubeconfig: stat /missing"},
 	}
 	for _, tt := range tests {

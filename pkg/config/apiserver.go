@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 )
 
 // applyAPIServers parses --api-server: HTTPS URLs of API servers, in order
@@ -22,21 +23,42 @@ func applyAPIServers(c *Config, vals []string) error {
 }
 
 // ParseAPIServer parses one API server URL: https://host[:port], with no
-// path, query or credentials (a kubeconfig carries those).
+// path, query or credentials (a kubeconfig carries those), the port 1 to
+// 65535. Errors never show the URL's user information.
 func ParseAPIServer(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
+	shown := redact(s)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("%q is not a URL", s)
+		return nil, fmt.Errorf("%q is not a URL", shown)
 	case u.Scheme != "https":
-		return nil, fmt.Errorf("%q: want an https:// URL, e.g. https://127.0.0.1:6443", s)
+		return nil, fmt.Errorf("%q: want an https:// URL, e.g. https://127.0.0.1:6443", shown)
 	case u.Hostname() == "":
-		return nil, fmt.Errorf("%q has no host", s)
-	case u.User != nil, u.RawQuery != "", u.Fragment != "", u.Path != "" && u.Path != "/":
-		return nil, fmt.Errorf("%q: want only https://host[:port]", s)
+		return nil, fmt.Errorf("%q has no host", shown)
+	case u.User != nil, u.RawQuery != "", u.Fragment != "", u.Path != "" && u.Path != "/", u.Opaque != "":
+		return nil, fmt.Errorf("%q: want only https://host[:port]", shown)
+	}
+	if p := u.Port(); p != "" || u.Host[len(u.Host)-1] == ':' {
+		if err := checkPort(p); err != nil {
+			return nil, fmt.Errorf("%q: %w", shown, err)
+		}
 	}
 	u.Path = ""
 	return u, nil
+}
+
+// checkPort reports whether p is a TCP port number, 1 to 65535.
+func checkPort(p string) error {
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", p)
+	}
+	return nil
+}
+
+// isHTTPS reports whether the URL s uses https.
+func isHTTPS(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https"
 }
 
 // ErrAPIServerIsVIP is the error of an --api-server that is one of the VIPs.
@@ -54,7 +76,7 @@ func (c *Config) validateAPIServers() error {
 		seen[s] = true
 		u, _ := url.Parse(s) // parsed by applyAPIServers
 		if vip, ok := c.isVIP(u.Hostname()); ok {
-			return &fieldError{name: "api-server", err: fmt.Errorf("%s: %s %w", s, vip, ErrAPIServerIsVIP)}
+			return &fieldError{name: "api-server", also: []string{"vip"}, err: fmt.Errorf("%s: %s %w", s, vip, ErrAPIServerIsVIP)}
 		}
 	}
 	return nil

@@ -89,14 +89,14 @@ func TestServerIsVIP(t *testing.T) {
 // TestSettingsRoundTrip: the non-default settings, rendered back as flags,
 // load into the same Config, wherever they first came from.
 func TestSettingsRoundTrip(t *testing.T) {
-	file := "vip: [192.0.2.100, 2001:db8::100]\ninterface: eth0\nleaseDuration: 6s\nhealthInsecureSkipVerify: true\n"
+	file := "vip: [192.0.2.100, 2001:db8::100]\ninterface: eth0\nleaseDuration: 6s\nhealthHttp: [\"https://127.0.0.1:6443/livez\"]\nhealthInsecureSkipVerify: true\n"
 	c, err := Load(sources([]string{"--config", "/c.yaml", "--api-server", "https://127.0.0.1:6443", "--lease-name", "vipkeeper"},
 		map[string]string{"VIPKEEPER_LOG_LEVEL": "debug"}, map[string]string{"/c.yaml": file}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkArgsRoundTrip(t, c, []string{"--api-server=https://127.0.0.1:6443", "--vip=192.0.2.100", "--vip=2001:db8::100", "--interface=eth0",
-		"--lease-duration=6s", "--health-insecure-skip-verify=true", "--log-level=debug"})
+		"--lease-duration=6s", "--health-http=https://127.0.0.1:6443/livez", "--health-insecure-skip-verify=true", "--log-level=debug"})
 	if v, ok := c.Value("lease-namespace"); !ok || v != "kube-system" {
 		t.Errorf("Value(lease-namespace) = %q, %v; want the default", v, ok)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Config is the validated configuration of `vipkeeper run`.
@@ -61,6 +60,9 @@ type Config struct {
 	// values holds each option's merged raw values by flag name, for
 	// Settings (manifests render the same settings back out).
 	values map[string][]string
+	// sources holds where each set or defaulted option came from, by flag
+	// name, for errors (Source).
+	sources map[string]string
 }
 
 // Sources are where Load reads settings from. Nil functions fall back to
@@ -68,21 +70,28 @@ type Config struct {
 type Sources struct {
 	Args      []string // the arguments after `run`
 	LookupEnv func(string) (string, bool)
-	ReadFile  func(string) ([]byte, error)
-	Hostname  func() (string, error)
+	// Environ lists the environment as KEY=VALUE, for the check that no
+	// VIPKEEPER_* variable is a misspelled setting. When nil: os.Environ
+	// if LookupEnv is nil too, else nothing (a caller that hides the
+	// environment hides it from this check as well).
+	Environ  func() []string
+	ReadFile func(string) ([]byte, error) // nil: reads at most maxFileSize+1 bytes
+	Hostname func() (string, error)
 }
 
 // ErrHelp is returned when the arguments asked for usage text.
 var ErrHelp = pflag.ErrHelp
 
 // Error is a configuration error. It names where the bad value came from:
-// a flag, an environment variable or a config-file field.
+// a flag, an environment variable, a config-file field, or the hostname.
+// Its message is one line of printable text (a value's control characters
+// are escaped) and never shows a password or token written in a URL.
 type Error struct {
 	Source string // e.g. "--lease-duration", "VIPKEEPER_VIP", "config file /etc/x.yaml: field leaseName"
 	Err    error
 }
 
-func (e *Error) Error() string { return e.Source + ": " + e.Err.Error() }
+func (e *Error) Error() string { return printable(redact(e.Source + ": " + e.Err.Error())) }
 func (e *Error) Unwrap() error { return e.Err }
 
 // setting is one option's value with where it came from.
@@ -90,6 +99,9 @@ type setting struct {
 	vals   []string
 	source string
 }
+
+// defaultSource is the source of a value nobody set.
+func defaultSource(name string) string { return "default of --" + name }
 
 // FlagSet returns the flags of `vipkeeper run`, for parsing and for usage
 // text. Every flag is a string (or string list): values are parsed after the
@@ -114,13 +126,20 @@ func FlagSet(name string) *pflag.FlagSet {
 
 // Load merges defaults, the config file, the environment and the flags (in
 // increasing precedence), then validates the result. Nothing outside the
-// process is touched; the host-dependent checks are in CheckHost.
+// process is touched; the host-dependent checks are in CheckHost. An error
+// is a *Error, and then no Config is returned.
 func Load(src Sources) (*Config, error) {
+	if src.Environ == nil {
+		src.Environ = func() []string { return nil }
+		if src.LookupEnv == nil {
+			src.Environ = os.Environ
+		}
+	}
 	if src.LookupEnv == nil {
 		src.LookupEnv = os.LookupEnv
 	}
 	if src.ReadFile == nil {
-		src.ReadFile = os.ReadFile
+		src.ReadFile = readFile
 	}
 	if src.Hostname == nil {
 		src.Hostname = os.Hostname
@@ -136,11 +155,14 @@ func Load(src Sources) (*Config, error) {
 	if fs.NArg() > 0 {
 		return nil, &Error{Source: "command line", Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	if err := checkEnvironment(src.Environ()); err != nil {
+		return nil, err
+	}
 
 	layers := map[string]setting{}
 	for _, o := range options {
 		if o.def != "" {
-			layers[o.name] = setting{vals: []string{o.def}, source: "default of --" + o.name}
+			layers[o.name] = setting{vals: []string{o.def}, source: defaultSource(o.name)}
 		}
 	}
 
@@ -157,7 +179,12 @@ func Load(src Sources) (*Config, error) {
 		}
 		fileVals, err := parseFile(data)
 		if err != nil {
-			return nil, &Error{Source: "config file " + path, Err: err}
+			source := "config file " + path
+			var fe *fileError
+			if errors.As(err, &fe) && fe.key != "" {
+				source += ": field " + fe.key
+			}
+			return nil, &Error{Source: source, Err: err}
 		}
 		for name, vals := range fileVals {
 			layers[name] = setting{vals: vals, source: "config file " + path + ": field " + YAMLKey(name)}
@@ -184,195 +211,66 @@ func Load(src Sources) (*Config, error) {
 		layers[o.name] = setting{vals: vals, source: "--" + o.name}
 	}
 
-	c := &Config{values: map[string][]string{}}
-	sources := map[string]string{}
+	c := &Config{values: map[string][]string{}, sources: map[string]string{}}
 	for _, o := range options {
 		s, ok := layers[o.name]
 		if !ok {
 			continue
 		}
-		sources[o.name] = s.source
+		c.sources[o.name] = s.source
 		c.values[o.name] = s.vals
 		if err := o.apply(c, s.vals); err != nil {
 			return nil, &Error{Source: s.source, Err: err}
 		}
 	}
-	if c.NodeName == "" {
+	if _, set := layers["node-name"]; !set {
 		h, err := src.Hostname()
 		if err != nil {
-			return nil, &Error{Source: "--node-name", Err: fmt.Errorf("not set and the hostname is unknown: %w", err)}
+			return nil, &Error{Source: "hostname", Err: fmt.Errorf("--node-name is not set and the hostname is unknown: %w", err)}
 		}
-		c.NodeName = h
-		sources["node-name"] = "hostname"
+		// kubelet lowercases the hostname it takes as the node name, too.
+		c.NodeName = strings.ToLower(strings.TrimSpace(h))
+		c.sources["node-name"] = "hostname"
 	}
 	if err := c.validate(); err != nil {
-		var ve *fieldError
-		if errors.As(err, &ve) {
-			src := sources[ve.name]
-			if src == "" {
-				src = "--" + ve.name
-			}
-			return nil, &Error{Source: src, Err: ve.err}
-		}
-		return nil, err
+		return nil, c.blame(err)
 	}
 	return c, nil
 }
 
-// fieldError is a validation failure of one option; Load turns it into an
-// Error naming the layer the value came from.
-type fieldError struct {
-	name string
-	err  error
+// Source returns where the setting with flag name came from: "--name",
+// "VIPKEEPER_NAME", "config file PATH: field key", "default of --name", or
+// "hostname" for a node name taken from it. For an unset setting without
+// a default it returns "--name", the way to set it.
+func (c *Config) Source(name string) string {
+	if s := c.sources[name]; s != "" {
+		return s
+	}
+	return "--" + name
 }
 
-func (e *fieldError) Error() string { return "--" + e.name + ": " + e.err.Error() }
-
-func bad(name, format string, args ...any) error {
-	return &fieldError{name: name, err: fmt.Errorf(format, args...)}
+// userSet reports whether someone set the setting (not its default).
+func (c *Config) userSet(name string) bool {
+	s := c.sources[name]
+	return s != "" && s != defaultSource(name)
 }
 
-// minLeaseDuration exists because a Lease stores its duration in whole
-// seconds: a shorter lease would be written as 0, which the API rejects.
-const minLeaseDuration = time.Second
-
-// minSafetyMargin covers removing the VIP (a netlink call, ~1 ms) and a
-// clock-rate difference between nodes of up to 1% over a 5 s lease, with
-// room to spare.
-const minSafetyMargin = 100 * time.Millisecond
-
-func (c *Config) validate() error {
-	if strings.TrimSpace(c.NodeName) == "" {
-		return bad("node-name", "must not be empty")
+// blame turns a validation failure into an Error naming the source of the
+// setting at fault: for a relation between settings, the first of them
+// that someone set, not another one's default.
+func (c *Config) blame(err error) error {
+	var fe *fieldError
+	if !errors.As(err, &fe) {
+		return &Error{Source: "configuration", Err: err}
 	}
-	if len(c.VIPs) == 0 && !c.Services {
-		return bad("vip", "at least one --vip is required unless --services is set")
-	}
-	var v4, v6 int
-	seen := map[netip.Addr]bool{}
-	for _, a := range c.VIPs {
-		if seen[a] {
-			return bad("vip", "%s is given twice", a)
-		}
-		seen[a] = true
-		if a.Is4() {
-			v4++
-		} else {
-			v6++
+	name := fe.name
+	for _, n := range append([]string{fe.name}, fe.also...) {
+		if c.userSet(n) {
+			name = n
+			break
 		}
 	}
-	if v4 > 1 || v6 > 1 {
-		return bad("vip", "at most one IPv4 and one IPv6 VIP (got %d IPv4, %d IPv6)", v4, v6)
-	}
-	if c.Interface == "" {
-		return bad("interface", "required: the interface that carries the VIP")
-	}
-	if len(c.Interface) > 15 || strings.ContainsAny(c.Interface, "/ \t\n:") {
-		return bad("interface", "%q is not a valid interface name", c.Interface)
-	}
-	if errs := validation.IsDNS1123Subdomain(c.LeaseName); len(errs) > 0 {
-		return bad("lease-name", "%q is not a valid object name: %s", c.LeaseName, errs[0])
-	}
-	if errs := validation.IsDNS1123Label(c.LeaseNamespace); len(errs) > 0 {
-		return bad("lease-namespace", "%q is not a valid namespace: %s", c.LeaseNamespace, errs[0])
-	}
-	if c.RetryPeriod <= 0 {
-		return bad("retry-period", "must be greater than 0")
-	}
-	if c.LeaseDuration < minLeaseDuration {
-		return bad("lease-duration", "%v is shorter than %v (a Lease stores whole seconds)", c.LeaseDuration, minLeaseDuration)
-	}
-	for _, t := range []struct {
-		name string
-		d    time.Duration
-	}{{"lease-duration", c.LeaseDuration}, {"renew-deadline", c.RenewDeadline}, {"retry-period", c.RetryPeriod}} {
-		if t.d%time.Millisecond != 0 {
-			return bad(t.name, "%v is finer than a millisecond, the granularity of lease timings", t.d)
-		}
-	}
-	if c.LeaseDuration <= c.RenewDeadline {
-		return bad("lease-duration", "%v must be greater than --renew-deadline %v", c.LeaseDuration, c.RenewDeadline)
-	}
-	if float64(c.RenewDeadline) <= 1.2*float64(c.RetryPeriod) {
-		return bad("renew-deadline", "%v must be greater than 1.2 × --retry-period %v", c.RenewDeadline, c.RetryPeriod)
-	}
-	if c.SafetyMargin < minSafetyMargin || c.SafetyMargin > c.LeaseDuration/2 {
-		return bad("safety-margin", "%v must be between %v and half of --lease-duration (%v)", c.SafetyMargin, minSafetyMargin, c.LeaseDuration/2)
-	}
-	if c.RenewDeadline+c.SafetyMargin >= c.LeaseDuration {
-		return bad("renew-deadline", "%v + --safety-margin %v must be less than --lease-duration %v: a holder that cannot renew must be gone before a follower can take the lease (docs/safety.md)",
-			c.RenewDeadline, c.SafetyMargin, c.LeaseDuration)
-	}
-	switch c.APIOutage {
-	case "hold", "release":
-	default:
-		return bad("api-outage", "%q is not one of hold, release", c.APIOutage)
-	}
-	if c.TakeoverProbe > c.RenewDeadline/2 {
-		return bad("takeover-probe", "%v must be at most half of --renew-deadline (%v)", c.TakeoverProbe, c.RenewDeadline/2)
-	}
-	if err := c.validateAPIServers(); err != nil {
-		return err
-	}
-	if err := c.validateServices(); err != nil {
-		return err
-	}
-	if err := c.buildHealth(); err != nil {
-		return err
-	}
-	if c.ReconcileInterval <= 0 {
-		return bad("reconcile-interval", "must be greater than 0")
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return bad("log-level", "%q is not one of debug, info, warn, error", c.LogLevel)
-	}
-	switch c.LogFormat {
-	case "text", "json":
-	default:
-		return bad("log-format", "%q is not one of text, json", c.LogFormat)
-	}
-	return nil
-}
-
-// buildHealth parses the health checks and validates the prober's
-// settings; its errors name the health flag at fault.
-func (c *Config) buildHealth() error {
-	checks, err := health.ParseChecks(c.healthHTTP, c.healthICMP)
-	if err == nil {
-		for i := range checks {
-			if checks[i].Kind == health.KindHTTP {
-				checks[i].CAFile = c.healthCAFile
-				checks[i].InsecureSkipVerify = c.healthInsecure
-			}
-		}
-		c.Health.Checks = checks
-		c.Health.Interface = c.Interface
-		err = c.Health.Validate()
-	}
-	var fe *health.FieldError
-	if errors.As(err, &fe) {
-		return &fieldError{name: fe.Field, err: fe.Err}
-	}
-	return err
-}
-
-// CheckHost runs the checks that need the node: the interface exists and the
-// kubeconfig (or the in-cluster configuration) is readable. It reads; it
-// changes nothing.
-func (c *Config) CheckHost(interfaceExists func(string) error, lookupEnv func(string) (string, bool)) error {
-	if err := interfaceExists(c.Interface); err != nil {
-		return &Error{Source: "--interface", Err: fmt.Errorf("%q: %w", c.Interface, err)}
-	}
-	if c.Kubeconfig == "" {
-		_, hostOK := lookupEnv("KUBERNETES_SERVICE_HOST")
-		_, portOK := lookupEnv("KUBERNETES_SERVICE_PORT")
-		if !hostOK || !portOK {
-			return &Error{Source: "--kubeconfig", Err: errors.New("not set, and not running in a cluster (KUBERNETES_SERVICE_HOST is unset)")}
-		}
-	}
-	return nil
+	return &Error{Source: c.Source(name), Err: fe.err}
 }
 
 // Names lists every flag name, sorted; used by documentation tests.

@@ -247,11 +247,11 @@ func TestLoadErrors(t *testing.T) {
 		{"health rise zero", append([]string{"--health-rise", "0"}, minimal...), nil, nil, "--health-rise", ""},
 		{"health rise not a number", append([]string{"--health-rise", "two"}, minimal...), nil, nil, "--health-rise", "whole number"},
 		{"bad bool", append([]string{"--health-insecure-skip-verify=maybe"}, minimal...), nil, nil, "--health-insecure-skip-verify", "true or false"},
-		{"lease <= renew", append([]string{"--lease-duration", "3s"}, minimal...), nil, nil, "--lease-duration", "greater than --renew-deadline"},
+		{"lease <= renew", append([]string{"--lease-duration", "3s"}, minimal...), nil, nil, "--lease-duration", "--renew-deadline 3s must be less than --lease-duration 3s"},
 		{"renew <= 1.2 retry", append([]string{"--renew-deadline", "1200ms"}, minimal...), nil, nil, "--renew-deadline", "1.2"},
 		{"lease under 1s", append([]string{"--lease-duration", "900ms", "--renew-deadline", "600ms", "--retry-period", "100ms"}, minimal...), nil, nil, "--lease-duration", "whole seconds"},
-		{"sub-ms", append([]string{"--retry-period", "1500us"}, minimal...), nil, nil, "--retry-period", "millisecond"},
-		{"zero retry", append([]string{"--retry-period", "0"}, minimal...), nil, nil, "--retry-period", "greater than 0"},
+		{"sub-ms", append([]string{"--renew-deadline", "2500500us"}, minimal...), nil, nil, "--renew-deadline", "millisecond"},
+		{"zero retry", append([]string{"--retry-period", "0"}, minimal...), nil, nil, "--retry-period", "0s is below the minimum of 200ms"},
 		{"no unit", append([]string{"--lease-duration", "5"}, minimal...), nil, nil, "--lease-duration", "no unit"},
 		{"negative", append([]string{"--announce-refresh", "-1s"}, minimal...), nil, nil, "--announce-refresh", "negative"},
 		{"env duration", minimal, map[string]string{"VIPKEEPER_RETRY_PERIOD": "soon"}, nil, "VIPKEEPER_RETRY_PERIOD", "not a duration"},
@@ -261,7 +261,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad log level", append([]string{"--log-level", "loud"}, minimal...), nil, nil, "--log-level", "debug, info"},
 		{"unreadable file", append([]string{"--config", "/missing.yaml"}, minimal...), nil, nil, "--config", "cannot read"},
 		{"unknown yaml field", append([]string{"--config", "/c.yaml"}, minimal...), nil, map[string]string{"/c.yaml": "leaseDurration: 5s\n"}, "config file /c.yaml", `unknown field "leaseDurration"`},
-		{"yaml list for scalar", append([]string{"--config", "/c.yaml"}, minimal...), nil, map[string]string{"/c.yaml": "interface: [a, b]\n"}, "config file /c.yaml", "not a list"},
+		{"yaml list for scalar", append([]string{"--config", "/c.yaml"}, minimal...), nil, map[string]string{"/c.yaml": "interface: [a, b]\n"}, "config file /c.yaml: field interface", "not a list"},
 		{"yaml not a map", append([]string{"--config", "/c.yaml"}, minimal...), nil, map[string]string{"/c.yaml": "- a\n"}, "config file /c.yaml", "mapping"},
 		{"yaml bad value names field", append([]string{"--config", "/c.yaml"}, "--interface", "eth0"), nil, map[string]string{"/c.yaml": "vip: 192.0.2.0/24\n"}, "config file /c.yaml: field vip", "not a single host"},
 	}
@@ -276,25 +276,6 @@ func TestLoadErrors(t *testing.T) {
 func TestHelp(t *testing.T) {
 	if _, err := Load(sources([]string{"--help"}, nil, nil)); !errors.Is(err, ErrHelp) {
 		t.Fatalf("Load(--help) = %v, want ErrHelp", err)
-	}
-}
-
-func TestCheckHost(t *testing.T) {
-	c := defaults()
-	noIf := func(string) error { return errors.New("no such network interface") }
-	okIf := func(string) error { return nil }
-	noEnv := func(string) (string, bool) { return "", false }
-	inCluster := func(k string) (string, bool) { return "x", true }
-
-	var ce *Error
-	if err := c.CheckHost(noIf, inCluster); !errors.As(err, &ce) || ce.Source != "--interface" {
-		t.Errorf("missing interface: got %v", err)
-	}
-	if err := c.CheckHost(okIf, noEnv); !errors.As(err, &ce) || ce.Source != "--kubeconfig" {
-		t.Errorf("no kubeconfig outside a cluster: got %v", err)
-	}
-	if err := c.CheckHost(okIf, inCluster); err != nil {
-		t.Errorf("in cluster: %v", err)
 	}
 }
 
@@ -313,32 +294,37 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// TestReadmeReference keeps the README's configuration reference identical
-// to the code. Regenerate with: go test ./pkg/config -run Readme -update
+// TestReadmeReference keeps the README's configuration reference and
+// bounds table identical to the code. Regenerate with `make docs`
+// (go test ./pkg/config -run TestReadmeReference -update).
 func TestReadmeReference(t *testing.T) {
 	const path = "../../README.md"
-	const begin, end = "<!-- config-reference:begin -->\n", "<!-- config-reference:end -->"
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read README: %v", err)
 	}
 	s := string(data)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q … %q markers", strings.TrimSpace(begin), end)
+	for _, block := range []struct{ marker, want string }{
+		{"config-reference", Reference()},
+		{"config-bounds", Bounds()},
+	} {
+		begin, end := "<!-- "+block.marker+":begin -->\n", "<!-- "+block.marker+":end -->"
+		i, j := strings.Index(s, begin), strings.Index(s, end)
+		if i < 0 || j < i {
+			t.Fatalf("README.md lacks the %q … %q markers", strings.TrimSpace(begin), end)
+		}
+		if have := s[i+len(begin) : j]; have != block.want {
+			if !*update {
+				t.Errorf("README %s is stale; run `make docs`:\n%s", block.marker, cmp.Diff(block.want, have))
+			}
+			s = s[:i+len(begin)] + block.want + s[j:]
+		}
 	}
-	have := s[i+len(begin) : j]
-	want := Reference()
-	if have == want {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(path, []byte(s[:i+len(begin)]+want+s[j:]), 0o644); err != nil {
+	if *update && s != string(data) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return
 	}
-	t.Errorf("README configuration reference is stale; run `make docs`:\n%s", cmp.Diff(want, have))
 }
 
 func FuzzParseFile(f *testing.F) {

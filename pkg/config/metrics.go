@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"strconv"
 )
 
 // DefaultMetricsAddr is the default of --metrics-addr: loopback only, so
@@ -20,8 +19,8 @@ func applyMetricsAddr(c *Config, v []string) error {
 		if err != nil {
 			return fmt.Errorf("%q is not host:port (e.g. %s, or empty to disable)", addr, DefaultMetricsAddr)
 		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("%q: port %q is not a number from 1 to 65535", addr, port)
+		if err := checkPort(port); err != nil {
+			return fmt.Errorf("%q: %w", addr, err)
 		}
 		if ip := net.ParseIP(host); host != "" && ip == nil && !validHost(host) {
 			return fmt.Errorf("%q: %q is neither an IP address nor a host name", addr, host)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
 
 // option describes one setting. The flag name is the single source of truth:
@@ -207,7 +209,10 @@ func applyVIPs(c *Config, vals []string) error {
 }
 
 // ParseVIP parses one virtual IP: a single unicast host address, written
-// bare or with a /32 (IPv4) or /128 (IPv6) prefix.
+// bare or with a /32 (IPv4) or /128 (IPv6) prefix, outside every block
+// that can never be a VIP (ipam.Unusable: unspecified, loopback,
+// multicast, link-local, 0.0.0.0/8, 240.0.0.0/4, IPv4-mapped and
+// IPv4-compatible IPv6). Whether the node may use it is CheckHost's.
 func ParseVIP(s string) (netip.Addr, error) {
 	var a netip.Addr
 	if strings.Contains(s, "/") {
@@ -225,14 +230,11 @@ func ParseVIP(s string) (netip.Addr, error) {
 			return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
 		}
 	}
-	switch {
-	case a.Zone() != "":
+	if a.Zone() != "" {
 		return netip.Addr{}, fmt.Errorf("%q has a zone; a VIP must be a global address", s)
-	case a.Is4In6():
-		return netip.Addr{}, fmt.Errorf("%q is an IPv4-mapped IPv6 address; write the IPv4 address", s)
-	case a.IsUnspecified(), a.IsLoopback(), a.IsMulticast(), a.IsLinkLocalUnicast(),
-		a.IsInterfaceLocalMulticast(), a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return netip.Addr{}, fmt.Errorf("%q is not a unicast host address usable as a VIP", s)
+	}
+	if why, bad := ipam.Unusable(a); bad {
+		return netip.Addr{}, fmt.Errorf("%q is not a unicast host address usable as a VIP: it is %s", s, why)
 	}
 	return a, nil
 }

@@ -75,21 +75,13 @@ func (c *Config) validateServices() error {
 				}
 				for _, vip := range c.VIPs {
 					if inItem(r, vip) {
-						return bad("services-pool", "pool %q: %s holds the VIP %s (--vip); a VIP must not be a Service address", p.Name, item, vip)
+						return relation([]string{"services-pool", "vip"}, "pool %q: %s holds the VIP %s (--vip); a VIP must not be a Service address", p.Name, item, vip)
 					}
 				}
 			}
 		}
 	}
-	// Checked whether or not --services is set: they have defaults, and a
-	// bad value is a mistake either way.
-	if !(c.ServicesQPS > 0) {
-		return bad("services-qps", "%v must be greater than 0", c.ServicesQPS)
-	}
-	if c.ServicesBurst <= 0 {
-		return bad("services-burst", "%d must be greater than 0", c.ServicesBurst)
-	}
-	return nil
+	return nil // --services-qps and --services-burst: in the bounds table
 }
 
 // inItem reports whether a is in r as written: a CIDR's network and

@@ -128,15 +128,15 @@ func TestLoadServicesErrors(t *testing.T) {
 		{"bad pool in the file", []string{"--config", "/c.yaml"}, nil, map[string]string{"/c.yaml": "interface: eth0\nservices: true\nservicesPool: [\"pool=blue;addresses=nope\"]\n"}, "config file /c.yaml: field servicesPool", "neither a CIDR", true},
 		{"pools overlap in the file", []string{"--config", "/c.yaml"}, nil, map[string]string{"/c.yaml": "interface: eth0\nservices: true\nservicesPool: [\"pool=a;addresses=203.0.113.0/28\", \"pool=b;addresses=203.0.113.0/29\"]\n"}, "config file /c.yaml: field servicesPool", "overlaps", true},
 		{"services not a bool", append([]string{"--services=maybe"}, minimal...), nil, nil, "--services", "true or false", false},
-		{"qps zero", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-qps", "0")...), nil, nil, "--services-qps", "greater than 0", false},
-		{"qps negative", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-qps", "-5")...), nil, nil, "--services-qps", "greater than 0", false},
+		{"qps zero", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-qps", "0")...), nil, nil, "--services-qps", "below the minimum of 1", false},
+		{"qps negative", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-qps", "-5")...), nil, nil, "--services-qps", "below the minimum of 1", false},
 		{"qps not a number", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-qps", "fast")...), nil, nil, "--services-qps", "not a number", false},
 		{"qps NaN", append([]string{"--services-qps", "NaN"}, minimal...), nil, nil, "--services-qps", "not a number", false},
 		{"qps beyond float32", append([]string{"--services-qps", "1e40"}, minimal...), nil, nil, "--services-qps", "not a number", false},
-		{"burst zero", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-burst", "0")...), nil, nil, "--services-burst", "greater than 0", false},
+		{"burst zero", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-burst", "0")...), nil, nil, "--services-burst", "below the minimum of 1", false},
 		{"burst not whole", append([]string{"--services-burst", "1.5"}, minimal...), nil, nil, "--services-burst", "whole number", false},
-		{"burst in the environment", minimal, map[string]string{"VIPKEEPER_SERVICES_BURST": "-1"}, nil, "VIPKEEPER_SERVICES_BURST", "greater than 0", false},
-		{"yaml map for a pool", []string{"--config", "/c.yaml"}, nil, map[string]string{"/c.yaml": "interface: eth0\nservices: true\nservicesPool: [{name: blue}]\n"}, "config file /c.yaml", "single value", false},
+		{"burst in the environment", minimal, map[string]string{"VIPKEEPER_SERVICES_BURST": "-1"}, nil, "VIPKEEPER_SERVICES_BURST", "below the minimum of 1", false},
+		{"yaml map for a pool", []string{"--config", "/c.yaml"}, nil, map[string]string{"/c.yaml": "interface: eth0\nservices: true\nservicesPool: [{name: blue}]\n"}, "config file /c.yaml: field servicesPool", "single value", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

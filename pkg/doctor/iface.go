@@ -1,11 +1,12 @@
 package doctor
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/vipkeeper/vipkeeper/pkg/ifname"
 )
 
 // Interface flags from <linux/if.h>, as /sys/class/net/<if>/flags shows
@@ -16,19 +17,12 @@ const (
 	iffNoARP    = 0x80
 )
 
-// maxInterfaceName is IFNAMSIZ without the terminating NUL.
-const maxInterfaceName = 15
-
 // ErrInterfaceName is returned for a string that cannot be an interface
-// name.
-var ErrInterfaceName = errors.New("not a valid interface name")
+// name (the rule of package ifname).
+var ErrInterfaceName = ifname.ErrInvalid
 
-func validInterfaceName(name string) error {
-	if name == "" || name == "." || name == ".." || len(name) > maxInterfaceName || strings.ContainsAny(name, "/: \t\n") {
-		return fmt.Errorf("%q: %w", name, ErrInterfaceName)
-	}
-	return nil
-}
+// validInterfaceName is ifname.Check: one rule for every part of vipkeeper.
+func validInterfaceName(name string) error { return ifname.Check(name) }
 
 // checkInterface checks that iface exists, is up, answers ARP and has a
 // carrier. It reports whether the interface exists, so per-interface sysctl

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/pkg/ifname"
 )
 
 // Kind is the type of a check.
@@ -98,9 +99,6 @@ const (
 // nameRE keeps check names usable as metric label values and log keys.
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,31}$`)
 
-// maxIfaceName is IFNAMSIZ (16) less the terminating NUL.
-const maxIfaceName = 15
-
 // Validate reports the first invalid setting as a *FieldError.
 func (c Config) Validate() error {
 	if c.Interval <= 0 {
@@ -118,8 +116,10 @@ func (c Config) Validate() error {
 	if c.Fall < 1 {
 		return fieldErr(fieldFall, "must be at least 1, got %d", c.Fall)
 	}
-	if c.Interface != "" && (len(c.Interface) > maxIfaceName || strings.ContainsAny(c.Interface, "/: \t\n") || c.Interface == "." || c.Interface == "..") {
-		return fieldErr(fieldIface, "%q is not a valid interface name", c.Interface)
+	if c.Interface != "" {
+		if err := ifname.Check(c.Interface); err != nil {
+			return &FieldError{Field: fieldIface, Err: err}
+		}
 	}
 	seen := make(map[string]bool, len(c.Checks))
 	for i, ch := range c.Checks {

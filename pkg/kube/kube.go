@@ -16,6 +16,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	utilnet "k8s.io/apimachinery/pkg/util/net"
@@ -28,10 +31,15 @@ import (
 )
 
 // Load returns the REST configuration from a kubeconfig file, or the
-// in-cluster configuration when path is empty.
+// in-cluster configuration when path is empty. A server that is not
+// https, or TLS material that does not parse, is an error here, before any
+// request.
 func Load(path string) (*rest.Config, error) {
 	if path == "" {
 		c, err := rest.InClusterConfig()
+		if err == nil {
+			err = check(c)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("in-cluster configuration: %w", err)
 		}
@@ -39,6 +47,9 @@ func Load(path string) (*rest.Config, error) {
 	}
 	c, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	if err := check(c); err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	return c, nil
@@ -62,6 +73,35 @@ type Options struct {
 	ServicesQPS   float32
 	ServicesBurst int
 	Log           *slog.Logger
+}
+
+// check refuses, before any request, a configuration that could never
+// work: a server that is not https://host[:port] with a port from 1 to
+// 65535 (vipkeeper never talks to an API server in clear text), or TLS
+// material (a CA bundle, a client certificate) that does not parse.
+func check(c *rest.Config) error {
+	u, err := url.Parse(c.Host)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" {
+		return fmt.Errorf("server %q: want https://host[:port]", redactURL(c.Host))
+	}
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("server %q: port %q is not a number from 1 to 65535", redactURL(c.Host), p)
+		}
+	}
+	if _, err := rest.TLSConfigFor(c); err != nil {
+		return fmt.Errorf("TLS settings: %w", err)
+	}
+	return nil
+}
+
+// redactURL hides a URL's user information (a password or token).
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		u.User = url.User("REDACTED")
+		return u.String()
+	}
+	return s
 }
 
 // FieldError is an error of one setting. Field is its flag name without

@@ -76,7 +76,7 @@ func generate(t *testing.T, kind manifest.Kind, cfg *config.Config) []byte {
 
 func TestStaticPod(t *testing.T) {
 	cfg := load(t, "--kubeconfig", "/etc/kubernetes/super-admin.conf", "--api-server", "https://127.0.0.1:6443",
-		"--metrics-addr", "127.0.0.1:9100", "--lease-duration", "6s", "--health-ca-file", "/etc/kubernetes/pki/ca.crt")
+		"--metrics-addr", "127.0.0.1:9100", "--lease-duration", "6s", "--health-http", "https://127.0.0.1:6443/livez", "--health-ca-file", "/etc/kubernetes/pki/ca.crt")
 	objs := decode(t, generate(t, manifest.StaticPod, cfg))
 	if len(objs) != 1 {
 		t.Fatalf("%d objects, want one Pod", len(objs))
@@ -87,7 +87,7 @@ func TestStaticPod(t *testing.T) {
 	}
 	c := pod.Spec.Containers[0]
 	wantArgs := []string{"run", "--kubeconfig=/etc/kubernetes/super-admin.conf", "--api-server=https://127.0.0.1:6443",
-		"--vip=192.0.2.100", "--interface=eth0", "--lease-duration=6s", "--health-ca-file=/etc/kubernetes/pki/ca.crt", "--metrics-addr=127.0.0.1:9100"}
+		"--vip=192.0.2.100", "--interface=eth0", "--lease-duration=6s", "--health-http=https://127.0.0.1:6443/livez", "--health-ca-file=/etc/kubernetes/pki/ca.crt", "--metrics-addr=127.0.0.1:9100"}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
 	}

@@ -46,8 +46,11 @@ type Allocator struct {
 
 // New validates the pools and returns an Allocator with nothing allocated.
 // An error names the pool and the item at fault and wraps ErrInvalidPool.
-func New(specs []PoolSpec) (*Allocator, error) {
-	pools, err := compilePools(specs)
+// The addresses of excl (HostExclusions), and those excluded always
+// (IPv4-compatible IPv6), are never handed out; Exclusions lists those
+// that fall in a pool.
+func New(specs []PoolSpec, excl ...Exclusion) (*Allocator, error) {
+	pools, err := compilePools(specs, append(slices.Clone(alwaysExcluded), excl...))
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +106,12 @@ func (a *Allocator) Allocate(req Request) (Allocation, error) {
 func (a *Allocator) pick(w want, e, old *entry, poolName string) (netip.Addr, *claim, error) {
 	if w.addr.IsValid() {
 		c, err := a.check(w.addr, e, poolName)
+		if err == nil && (old == nil || !slices.Contains(old.addrs, w.addr)) {
+			if x, ok := c.span.excluded(w.addr); ok {
+				return netip.Addr{}, nil, &AllocationError{Err: ErrExcluded, Addr: w.addr,
+					Reason: fmt.Sprintf("%s is not handed out: it is %s", w.addr, x.Why)}
+			}
+		}
 		return w.addr, c, err
 	}
 	if old != nil {
@@ -181,6 +190,9 @@ func (a *Allocator) candidate(p *pool, v4 bool, e *entry) (netip.Addr, *span, bo
 	}
 	for x := range a.bySharing[e.sharing] {
 		c := a.inUse[x]
+		if _, excluded := c.span.excluded(x); excluded {
+			continue // a restored holding; not handed out again
+		}
 		if x.Is4() == v4 && c.pool == p && a.conflict(x, c, e) == nil && (!best.IsValid() || x.Less(best)) {
 			best, bestSpan = x, c.span
 		}

@@ -20,6 +20,20 @@
 // refused, and so are items that touch loopback, link-local, multicast,
 // unspecified or other reserved blocks.
 //
+// # Exclusions
+//
+// Some addresses inside a valid pool must still never be handed out: the
+// IPv4-compatible IPv6 block ::/96 (always), and what the node's own
+// addresses rule out, which [HostExclusions] computes and [New] takes:
+// the node's addresses themselves, a connected IPv4 subnet's network and
+// broadcast addresses, and a connected IPv6 subnet's subnet-router anycast
+// address. They are skipped, not refused, so a pool that covers the
+// node's subnet stays usable; [Allocator.Exclusions] lists them for a
+// Warning, and a request that names one fails with [ErrExcluded]. An
+// address a Service already holds is kept ([Allocator.Restore]), so an
+// exclusion never takes a working address away; [Allocator.Excluded] tells
+// the caller to warn about it.
+//
 // # Allocation
 //
 // Allocation is deterministic: an address picked for a Service without a
@@ -51,7 +65,7 @@
 // default/web and they do not share a key") and which wrap one of the
 // sentinels [ErrPoolExhausted], [ErrAddressInUse], [ErrNotInPool],
 // [ErrPoolNotAllowed], [ErrUnknownPool], [ErrFamilyUnavailable],
-// [ErrPortConflict], [ErrPlacementConflict] or [ErrInvalidRequest]; test
+// [ErrPortConflict], [ErrPlacementConflict], [ErrExcluded] or [ErrInvalidRequest]; test
 // them with errors.Is. Pool configuration errors wrap [ErrInvalidPool] and
 // name the pool and the item.
 package ipam

@@ -30,6 +30,9 @@ var (
 	// ErrPlacementConflict: the sharers of the address must be announced
 	// from different nodes (externalTrafficPolicy or selector differ).
 	ErrPlacementConflict = errors.New("placement conflict on shared address")
+	// ErrExcluded: the requested address is in a pool but excluded from
+	// allocation (New's exclusions: e.g. an address of this node).
+	ErrExcluded = errors.New("address excluded from allocation")
 	// ErrInvalidRequest: the request itself is malformed (no key, bad
 	// ports, two requested addresses of one family, a requested address of
 	// a family the Service does not use, …).

@@ -221,8 +221,9 @@ func (p *pool) allows(namespace string) bool {
 	return p.namespaces == nil || p.namespaces[namespace]
 }
 
-// compilePools validates specs and builds pools, in configuration order.
-func compilePools(specs []PoolSpec) ([]*pool, error) {
+// compilePools validates specs and builds pools, in configuration order;
+// the exclusions' addresses are never handed out.
+func compilePools(specs []PoolSpec, excl []Exclusion) ([]*pool, error) {
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("no address pools: %w", ErrInvalidPool)
 	}
@@ -263,7 +264,7 @@ func compilePools(specs []PoolSpec) ([]*pool, error) {
 				return nil, fmt.Errorf("pool %q: %s %s: %w", s.Name, r, why, ErrInvalidPool)
 			}
 			items = append(items, item{s.Name, r})
-			p.spans = append(p.spans, newSpan(r))
+			p.spans = append(p.spans, newSpan(r, excl))
 		}
 		slices.SortFunc(p.spans, func(a, b *span) int { return compareRange(a.r, b.r) })
 		pools = append(pools, p)

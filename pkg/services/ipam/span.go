@@ -22,10 +22,21 @@ type span struct {
 	free   addrHeap            // free addresses below hwm, plus stale entries
 	queued map[netip.Addr]bool // addresses in free, so that none is pushed twice
 	used   int                 // addresses of the range in use
+	excl   []Exclusion         // never handed out; in address order
 }
 
-func newSpan(r Range) *span {
-	return &span{r: r, hwm: r.First, queued: map[netip.Addr]bool{}}
+func newSpan(r Range, excl []Exclusion) *span {
+	return &span{r: r, hwm: r.First, queued: map[netip.Addr]bool{}, excl: exclusionsFor(r, excl)}
+}
+
+// excluded returns the exclusion that holds a, if any.
+func (s *span) excluded(a netip.Addr) (Exclusion, bool) {
+	for _, x := range s.excl {
+		if x.Prefix.Contains(a) {
+			return x, true
+		}
+	}
+	return Exclusion{}, false
 }
 
 // lowest returns the lowest free address. Each call does amortised O(log n)
@@ -40,11 +51,17 @@ func (s *span) lowest(inUse func(netip.Addr) bool) (netip.Addr, bool) {
 		heap.Pop(&s.free)
 		delete(s.queued, a)
 	}
-	for !s.done && inUse(s.hwm) {
-		if s.hwm == s.r.Last {
+	for !s.done {
+		last := s.hwm // the last address to step over
+		if x, ok := s.excluded(s.hwm); ok {
+			last = lastOf(x.Prefix) // a whole block at once, even a /96
+		} else if !inUse(s.hwm) {
+			break
+		}
+		if !last.Less(s.r.Last) {
 			s.done = true
 		} else {
-			s.hwm = s.hwm.Next()
+			s.hwm = last.Next()
 		}
 	}
 	if s.done {
@@ -59,6 +76,9 @@ func (s *span) claimed() { s.used++ }
 // released records that a, in use until now, is free.
 func (s *span) released(a netip.Addr) {
 	s.used--
+	if _, ok := s.excluded(a); ok {
+		return // held only because a Service had it already (Restore)
+	}
 	if (s.done || a.Less(s.hwm)) && !s.queued[a] {
 		heap.Push(&s.free, a)
 		s.queued[a] = true
