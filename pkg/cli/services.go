@@ -12,6 +12,8 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/services"
+	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // newServices wires services mode: this node's own Lease and the
@@ -19,6 +21,10 @@ import (
 // hands the addresses it may bind to the keeper's.
 func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Guard, obs services.Observer,
 	log *slog.Logger) (*services.Controller, *election.Elector, error) {
+	own, err := vip.ForeignAddrs(cfg.Interface)
+	if err != nil {
+		return nil, nil, &config.Error{Source: cfg.Source("interface"), Err: err}
+	}
 	lease := services.NodeLeasePrefix + cfg.NodeName
 	nodeLease := election.New(election.Config{
 		LeaseName:      lease,
@@ -35,6 +41,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		Namespace:     cfg.LeaseNamespace,
 		DefaultClass:  cfg.ServicesDefaultClass,
 		Pools:         cfg.ServicePools,
+		Exclusions:    ipam.HostExclusions(cfg.Interface, own),
 		LeaseDuration: cfg.LeaseDuration,
 		RenewDeadline: cfg.RenewDeadline,
 		SafetyMargin:  cfg.SafetyMargin,

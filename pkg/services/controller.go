@@ -44,6 +44,11 @@ const (
 	// Service whose request cannot be met. Success needs no Event: the
 	// status says it, and creating a Service costs two writes, not three.
 	ReasonAllocationFailed = "AllocationFailed"
+	// ReasonAddressExcluded is the reason of the Warning Event on a
+	// Service that holds an address the allocator would not hand out now
+	// (an address of the allocator's node, a subnet's network or
+	// broadcast address); the Service keeps it.
+	ReasonAddressExcluded = "AddressExcluded"
 )
 
 // Config is the services controller's part of the node's configuration.
@@ -53,6 +58,10 @@ type Config struct {
 	// DefaultClass also serves LoadBalancer Services without a class.
 	DefaultClass bool
 	Pools        []ipam.PoolSpec
+	// Exclusions are addresses inside the pools that the allocator never
+	// hands out (ipam.HostExclusions: this node's own addresses, its
+	// subnets' network and broadcast addresses); a Warning names each.
+	Exclusions []ipam.Exclusion
 	// LeaseDuration, RenewDeadline and SafetyMargin are the node Lease's
 	// timings, the same as the control-plane Lease's (docs/safety.md).
 	LeaseDuration, RenewDeadline, SafetyMargin time.Duration
@@ -147,7 +156,7 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 	if len(cfg.Pools) == 0 {
 		return nil, errors.New("services: at least one address pool is required")
 	}
-	pools, err := ipam.New(cfg.Pools)
+	pools, err := ipam.New(cfg.Pools, cfg.Exclusions...)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}

@@ -35,6 +35,9 @@ func (c *Controller) Start(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.deps.Client.CoreV1().Events("")})
 	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
+	for _, x := range c.pools.Exclusions() {
+		c.log.Warn("pool address not handed out", "pool", x.Pool, "addrs", x.Prefix, "why", x.Why)
+	}
 
 	defer func() {
 		c.stop() // first: the informers' handlers may be sending to the loop

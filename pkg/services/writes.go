@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -124,7 +125,7 @@ func actionName(a owner.Action) string {
 func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 	st := &c.st
 	if st.alloc == nil {
-		st.alloc, _ = ipam.New(c.cfg.Pools) // validated by New
+		st.alloc, _ = ipam.New(c.cfg.Pools, c.cfg.Exclusions...) // validated by New
 		for _, s := range st.svcs {
 			s.allocated, s.seen = nil, ""
 		}
@@ -143,6 +144,13 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 				continue
 			}
 			restored++
+			for _, a := range addrs {
+				if why, ok := st.alloc.Excluded(a); ok {
+					// Kept: taking an address from a running Service
+					// is the operator's call, not ours.
+					c.warnEvent(s, ReasonAddressExcluded, fmt.Sprintf("%s is kept, but would not be handed out now: it is %s", a, why))
+				}
+			}
 		}
 		c.log.Info("allocator role taken", "services", len(svcs), "restored", restored)
 	}
@@ -199,14 +207,19 @@ func key(s *corev1.Service) string { return s.Namespace + "/" + s.Name }
 
 // warn records why a Service's request cannot be met, once per reason.
 func (c *Controller) warn(s *corev1.Service, err error) {
+	c.warnEvent(s, ReasonAllocationFailed, err.Error())
+}
+
+// warnEvent sends a Warning Event on a Service, once per message.
+func (c *Controller) warnEvent(s *corev1.Service, reason, msg string) {
 	k := key(s)
 	ss := c.st.svc(k)
-	if ss.warned == err.Error() {
+	if ss.warned == msg {
 		return
 	}
-	ss.warned = err.Error()
-	c.log.Warn("cannot allocate for Service; leaving it as it is", "service", k, "reason", err)
-	c.recorder.Event(s, corev1.EventTypeWarning, ReasonAllocationFailed, err.Error())
+	ss.warned = msg
+	c.log.Warn("Warning on Service", "service", k, "reason", reason, "message", msg)
+	c.recorder.Event(s, corev1.EventTypeWarning, reason, msg)
 }
 
 // syncStatus writes addrs as the Service's ingress if it differs. It
