@@ -209,6 +209,18 @@ func TestMayHold(t *testing.T) {
 			check(10*s, no(tenure.APIUnreachable)),
 		},
 	}, {
+		name: "hold: the API's verdict flaps during the outage: the ride goes on", hold: true, healthy: true,
+		steps: []step{
+			ev(elected(1)), ev(renewed(0)), api(false, s), api(true, 6*s), api(false, 7*s),
+			check(30*s, riding),
+		},
+	}, {
+		name: "hold: away again after the ride ended: no ride", hold: true, healthy: true,
+		steps: []step{
+			ev(elected(1)), ev(renewed(0)), api(false, s), api(true, 6*s), api(false, 10*s),
+			check(30*s, no(tenure.DeadlinePassed)),
+		},
+	}, {
 		name: "a repeated down does not move the outage's start", hold: true, healthy: true,
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)), api(false, s), api(false, 6*s),

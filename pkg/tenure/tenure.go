@@ -102,9 +102,9 @@ type Tenure struct {
 	healthy   bool
 	apiUp     bool
 	apiDown   time.Time // when the API server was last seen going away
-	// rideable: the node held by its Lease (Fresh) when the API server
-	// went away, and has stayed healthy since: only such a holding may be
-	// continued by a ride.
+	// rideable: the node held (by its Lease, or riding) when the API
+	// server went away, and has stayed healthy since: only such a holding
+	// may be continued by a ride.
 	rideable bool
 	apiBack   time.Time // when the API server was last seen coming back
 	leading   bool
@@ -165,8 +165,12 @@ func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
 	case up && !t.apiUp:
 		t.apiBack, back = now, true
 	case !up && t.apiUp:
+		// The outage continues whatever holding there is now: one by the
+		// Lease, or a ride whose API server came back less than a renew
+		// deadline ago and went away again (the watchdog's verdict can
+		// flap during an outage).
+		t.rideable = t.MayHold(now).OK
 		t.apiDown = now
-		t.rideable = t.Fresh(now)
 	}
 	t.apiUp = up
 	return back
