@@ -221,6 +221,14 @@ func TestMayHold(t *testing.T) {
 			check(30*s, no(tenure.DeadlinePassed)),
 		},
 	}, {
+		name: "hold: a new term's first write, reported before the term, does not end the ride", hold: true, healthy: true,
+		steps: []step{
+			ev(elected(1)), ev(renewed(0)), api(false, s), ev(lost(1)), api(true, 20*s), ev(renewed(20*s + 100*time.Millisecond)),
+			check(20*s+200*time.Millisecond, ridingUntil(23*s)),
+			ev(elected(2)),
+			check(20*s+200*time.Millisecond, held(24*s+600*time.Millisecond)),
+		},
+	}, {
 		name: "a repeated down does not move the outage's start", hold: true, healthy: true,
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)), api(false, s), api(false, 6*s),

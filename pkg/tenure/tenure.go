@@ -98,19 +98,23 @@ const (
 // Tenure is one node's standing on one Lease. The zero value is not
 // usable; use New. It is not safe for concurrent use: one loop owns it.
 type Tenure struct {
-	cfg       Config
-	healthy   bool
-	apiUp     bool
-	apiDown   time.Time // when the API server was last seen going away
+	cfg     Config
+	healthy bool
+	apiUp   bool
+	apiDown time.Time // when the API server was last seen going away
 	// rideable: the node held (by its Lease, or riding) when the API
 	// server went away, and has stayed healthy since: only such a holding
-	// may be continued by a ride.
-	rideable bool
-	apiBack   time.Time // when the API server was last seen coming back
-	leading   bool
-	term      uint64    // the term we lead, while leading
-	lostUpTo  uint64    // every term <= lostUpTo has ended
-	lastRenew time.Time // send time of our last successful write
+	// may be continued by a ride. rideDeadline is the holder's deadline
+	// when the ride's first outage began; endedInOutage says the term
+	// ended while the API server was away.
+	rideable      bool
+	rideDeadline  time.Time
+	endedInOutage bool
+	apiBack       time.Time // when the API server was last seen coming back
+	leading       bool
+	term          uint64    // the term we lead, while leading
+	lostUpTo      uint64    // every term <= lostUpTo has ended
+	lastRenew     time.Time // send time of our last successful write
 }
 
 // New returns the tenure of a node that leads nothing yet, with the API
@@ -138,6 +142,9 @@ func (t *Tenure) Election(ev election.Event) Change {
 			return Unchanged // a term we never led, or an older one
 		}
 		t.leading = false
+		if !t.apiUp && t.rideable {
+			t.endedInOutage = true
+		}
 		return Ended
 	case election.Renewed:
 		if ev.At.After(t.lastRenew) {
@@ -168,8 +175,14 @@ func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
 		// The outage continues whatever holding there is now: one by the
 		// Lease, or a ride whose API server came back less than a renew
 		// deadline ago and went away again (the watchdog's verdict can
-		// flap during an outage).
-		t.rideable = t.MayHold(now).OK
+		// flap during an outage), which keeps its first outage's start.
+		switch t.MayHold(now).Why {
+		case Held:
+			t.rideable, t.rideDeadline, t.endedInOutage = true, t.Deadline(), false
+		case Riding:
+		default:
+			t.rideable = false
+		}
 		t.apiDown = now
 	}
 	t.apiUp = up
@@ -221,15 +234,13 @@ func (t *Tenure) riding(now time.Time) bool {
 }
 
 // outageSpans reports whether the last outage began while the node held
-// by its Lease and lasts, or lasted past its deadline — or, after its last
-// renewal, past the end of its term (client-go ends a term a renew
-// deadline after its renewals began to fail, often while the outage
-// lasts).
+// and lasts, or lasted past the deadline the node had when it began — or
+// past the end of its term (client-go ends a term a renew deadline after
+// its renewals began to fail, often while the outage lasts). It does not
+// look at renewals after the outage: a new term's first write is reported
+// before the term itself, and must not end the ride in between.
 func (t *Tenure) outageSpans() bool {
-	if !t.rideable {
-		return false
-	}
-	return !t.apiUp || !t.apiBack.Before(t.Deadline()) || (!t.leading && t.apiBack.After(t.lastRenew))
+	return t.rideable && (!t.apiUp || !t.apiBack.Before(t.rideDeadline) || t.endedInOutage)
 }
 
 // MayHold answers whether the node may hold its addresses at now, until
@@ -248,7 +259,7 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 		return v
 	case t.lastRenew.IsZero():
 		return Verdict{Why: NotLeading}
-	case t.cfg.Hold && t.apiUp && t.outageSpans():
+	case t.cfg.Hold && t.apiUp && t.outageSpans() && !t.lastRenew.After(t.apiBack):
 		return Verdict{Why: APIBackNotRenewed}
 	case !t.apiUp && t.apiDown.Before(t.Deadline()):
 		return Verdict{Why: APIUnreachable}
