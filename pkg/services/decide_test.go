@@ -80,7 +80,7 @@ func newDecider(t *testing.T, tc decideCase, clock *time.Time) *Controller {
 		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second,
 		Hold: !tc.release, Healthy: true,
 	}
-	deps := Deps{Client: fake.NewClientset(), Binder: &fakeBinder{}, NodeLease: &stubLease{}}
+	deps := Deps{Client: fake.NewSimpleClientset(), Binder: &fakeBinder{}, NodeLease: &stubLease{}}
 	if tc.probe {
 		cfg.ProbeWait, cfg.ProbeBudget = 100*time.Millisecond, time.Second
 		deps.Prober = stubProber{}
