@@ -38,8 +38,12 @@ import (
 //     the API server is up (any ride ended a renew deadline after it came
 //     back), nor without hold, nor while unhealthy.
 //
-// Lease duration 5 s, safety margin 0.5 s, renew deadline 3 s. Virtual
-// time stands still while the events are delivered, 1 s after Start.
+// The events: E1, E2 and L1 are the node Lease's Elected and Lost of a
+// term, R a renewal sent now; H- and H+ the node's health; A- and A+ the
+// API server's reachability; W another host claiming A on the wire; M
+// n2 taking A's claim in the API. Lease duration 5 s, safety margin
+// 0.5 s, renew deadline 3 s. Virtual time stands still while the events
+// are delivered, 1 s after Start.
 func TestEveryOrder(t *testing.T) {
 	sets := []struct {
 		name    string
