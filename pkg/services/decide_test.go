@@ -235,7 +235,6 @@ func TestDecideBind(t *testing.T) {
 		want:  planView{Takes: []owner.Decision{take(AllocatorKey), take(addrA)}, Claimed: 1, Addresses: 1, Next: sec(1)},
 	}, {
 		name: "a yielded address written again in this term is bound again",
-		bug:  "yielded is cleared only when the address stops being ours (see TestYieldedAddressBoundAgain)",
 		objs: []any{svcA},
 		steps: held(wrote(0, addrA, 1, "2"), elected(sec(2), 2), renewed(sec(2)), bindNow(sec(3)), wire(sec(3), addrA),
 			wrote(sec(4), AllocatorKey, 2, "3"), wrote(sec(4), addrA, 2, "4")),

@@ -281,6 +281,12 @@ func (e claimWritten) apply(c *Controller) {
 	case e.lease != nil:
 		if e.self && !e.refreshed {
 			ks.confirmed = e.term
+			if ks.yielded {
+				// It yielded while held provisionally; now the claim is
+				// ours in this term (our compare-and-swap won): probe
+				// and bind it again.
+				ks.resetProbe()
+			}
 		}
 		rv := rvOf(e.lease.ResourceVersion)
 		if ks.claim == nil || rv == 0 || rv >= ks.claim.rv {
