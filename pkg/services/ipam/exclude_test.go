@@ -214,7 +214,7 @@ func TestExclusionProperty(t *testing.T) {
 			}
 			_, s := a.locate(x)
 			for y := s.r.First; y.Less(x); y = y.Next() {
-				if _, ex := a.Excluded(y); !ex && len(a.Holders(y)) == 0 {
+				if _, ex := a.Excluded(y); !ex && len(holdersOf(a, y)) == 0 {
 					t.Fatalf("seed %d step %d: got %s, but %s is lower and free", seed, step, x, y)
 				}
 			}
