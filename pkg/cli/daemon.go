@@ -107,7 +107,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		if svc, nodeLease, err = newServices(cfg, restCfg, clients, func() *keeper.Keeper { return k }, grd, obs.metrics, log); err != nil {
 			return nil, err
 		}
-		svcComponents = append(svcComponents, svc.Start)
+		svcComponents = append(svcComponents, servicesStart(cfg, clients, svc, log))
 	}
 	wdCfg := watchdogConfig(cfg)
 	probe := failingOver(kube.ReadyzProbe(clients.Probe), wdCfg.FailAfter, servers.Failover)

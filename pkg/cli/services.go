@@ -32,17 +32,17 @@ func newServices(cfg *config.Config, restCfg *rest.Config, clients *kube.Clients
 	var ctrl *services.Controller
 	nodeLease := election.New(election.Config{
 		LeaseName:      services.NodeLeasePrefix + cfg.NodeName,
-		LeaseNamespace: cfg.LeaseNamespace,
+		LeaseNamespace: cfg.ServicesLeaseNamespace(),
 		Identity:       cfg.NodeName,
 		LeaseDuration:  cfg.LeaseDuration,
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
 		Labels:         map[string]string{services.LabelRole: services.RoleNode},
 	}, clients.Leases.CoordinationV1(), clients.Watch.CoordinationV1(), func(e election.Event) { ctrl.NodeLeaseEvent(e) },
-		log.With("lease", cfg.LeaseNamespace+"/"+services.NodeLeasePrefix+cfg.NodeName))
+		log.With("lease", cfg.ServicesLeaseNamespace()+"/"+services.NodeLeasePrefix+cfg.NodeName))
 	ctrl, err = services.New(services.Config{
 		Node:          cfg.NodeName,
-		Namespace:     cfg.LeaseNamespace,
+		Namespace:     cfg.ServicesLeaseNamespace(),
 		DefaultClass:  cfg.ServicesDefaultClass,
 		Pools:         cfg.ServicePools,
 		LeaseDuration: cfg.LeaseDuration,
