@@ -72,6 +72,10 @@ func (g *Guard) Wait(ctx context.Context) error {
 			return nil
 		}
 		var state string
+		var names []string
+		if err == nil {
+			names = Blocking(list.Items)
+		}
 		switch {
 		case err != nil:
 			state = "error: " + err.Error()
@@ -79,8 +83,7 @@ func (g *Guard) Wait(ctx context.Context) error {
 				g.log.Warn("cannot list the node Leases of an earlier install; not serving Services until it can "+
 					"(the services RBAC grants list on Leases here for this check)", "err", err, "retry_in", g.cfg.Retry)
 			}
-		case len(Blocking(list.Items)) > 0:
-			names := Blocking(list.Items)
+		case len(names) > 0:
 			state = strings.Join(names, ",")
 			if state != last {
 				g.log.Error(fmt.Sprintf("node Leases of an install that serves Services from %s are there; not serving from %s "+
