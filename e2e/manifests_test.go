@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +39,8 @@ const (
 	serviceAccount = "vipkeeper"
 	nodeGroup      = "vipkeeper-nodes" // manifest.NodeGroup; the lab's node certificates carry it too
 	labAPIServer   = "192.0.2.2"       // lab.APIAddr(), checked below
+	// servicesNamespace is where the services examples keep their Leases.
+	servicesNamespace = "vipkeeper-system"
 )
 
 // TestManifests proves the files in manifests/ valid against the lab's
@@ -50,15 +50,19 @@ const (
 //   - with the lab's own grants revoked and rbac.yaml applied, a node
 //     identity (group vipkeeper-nodes) can do what the daemon does and is
 //     forbidden the rest; the ServiceAccount gets the same verdicts;
-//   - `vipkeeper manifest rbac --services` generates lab.ServicesRules and
-//     lab.ServiceLeaseRules (the services scenarios run with those), and
-//     applied it allows what services mode does and nothing more;
+//   - `vipkeeper manifest rbac --services --services-namespace …`
+//     generates lab.ServicesRules, lab.ServiceLeaseRules and
+//     lab.GuardRules (the services scenarios run with those), and applied
+//     it allows what services mode does and nothing more;
 //   - a daemon with exactly that RBAC wins the lease and holds the VIP,
 //     reaching the API server through --api-server after the first one
-//     refuses.
+//     refuses; then two daemons in services mode beside the VIP serve a
+//     Service from their own namespace;
+//   - every verb of every generated rule was used by those daemons (the
+//     API server's audit log), and none of their requests was refused.
 func TestManifests(t *testing.T) {
 	l := lab.Start(t, lab.Options{
-		Nodes: 1, NoDaemons: true, LeaseName: leaseName, LeaseNamespace: leaseNamespace,
+		Nodes: 2, NoDaemons: true, Audit: true, LeaseName: leaseName, LeaseNamespace: leaseNamespace,
 		// The first server refuses (nothing listens on the node's
 		// loopback); the daemon must move on to the second.
 		ExtraArgs: []string{"--api-server", "https://127.0.0.1:6443", "--api-server", "https://" + labAPIServer + ":6443"},
@@ -80,8 +84,21 @@ func TestManifests(t *testing.T) {
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
-		for _, file := range []string{"static-pod.yaml", "daemonset.yaml", "rbac.yaml"} {
-			for _, obj := range readManifest(t, file) {
+		for _, file := range []string{"static-pod.yaml", "daemonset.yaml", "rbac.yaml", "rbac-services.yaml"} {
+			objs := readManifest(t, file)
+			// A Namespace for real: a dry-run one would not hold the
+			// dry-run Roles that follow it.
+			for _, obj := range objs {
+				if ns, ok := obj.(*corev1.Namespace); ok {
+					if err := create(ctx, admin, ns, false); err != nil && !apierrors.IsAlreadyExists(err) {
+						t.Errorf("%s: create %s: %v", file, ns.Name, err)
+					}
+				}
+			}
+			for _, obj := range objs {
+				if _, ok := obj.(*corev1.Namespace); ok {
+					continue // created above
+				}
 				if err := create(ctx, admin, obj, true); err != nil {
 					t.Errorf("%s: dry-run create %T: %v", file, obj, err)
 				} else {
@@ -115,9 +132,16 @@ func TestManifests(t *testing.T) {
 		checkServiceAccount(ctx, t, admin)
 	})
 
+	var grants []grant // every rule applied, where it applies
+	for _, obj := range readManifest(t, "rbac.yaml") {
+		grants = append(grants, grantsOf(obj)...)
+	}
 	t.Run("Services", func(t *testing.T) {
-		checkServicesRBAC(ctx, t, admin)
+		grants = append(grants, checkServicesRBAC(ctx, t, l)...)
 	})
+
+	// From here on the node identities are the daemons alone.
+	auditFrom := l.AuditOffset()
 
 	t.Run("Daemon", func(t *testing.T) {
 		// The probes above left a Lease held by someone else: clear it.
@@ -149,6 +173,14 @@ func TestManifests(t *testing.T) {
 				t.Logf("event on the Lease: %s %s: %s", e.Type, e.Reason, e.Message)
 			}
 		}
+	})
+
+	t.Run("ServicesDaemon", func(t *testing.T) {
+		runServicesDaemons(ctx, t, l)
+	})
+
+	t.Run("EveryVerbUsed", func(t *testing.T) {
+		checkEveryVerbUsed(t, grants, l.AuditEvents(auditFrom))
 	})
 }
 
@@ -232,6 +264,8 @@ func create(ctx context.Context, c kubernetes.Interface, obj runtime.Object, dry
 		_, err = c.CoreV1().Pods(o.Namespace).Create(ctx, o, opts)
 	case *appsv1.DaemonSet:
 		_, err = c.AppsV1().DaemonSets(o.Namespace).Create(ctx, o, opts)
+	case *corev1.Namespace:
+		_, err = c.CoreV1().Namespaces().Create(ctx, o, opts)
 	case *corev1.ServiceAccount:
 		_, err = c.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, opts)
 	case *rbacv1.Role:
@@ -391,161 +425,3 @@ func checkServiceAccount(ctx context.Context, t *testing.T, admin kubernetes.Int
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
-// servicesRBACArgs is how the services scenarios run the daemon, as
-// `vipkeeper manifest rbac` takes it: services mode, no control-plane VIP.
-var servicesRBACArgs = []string{"manifest", "rbac", "--services", "--services-pool", lab.DefaultServicePools[0],
-	"--interface", "eth0", "--lease-name", leaseName, "--lease-namespace", leaseNamespace}
-
-// checkServicesRBAC checks what `vipkeeper manifest rbac --services`
-// generates: its ClusterRole is lab.ServicesRules, its extra Role in the
-// lease namespace lab.ServiceLeaseRules (so the services scenarios, which
-// run with the lab's mirrors, prove the documented RBAC suffices); the
-// objects pass a dry-run create; applied, they let the node group and the
-// ServiceAccount do what services mode does and nothing more. The objects
-// are deleted again at the end.
-func checkServicesRBAC(ctx context.Context, t *testing.T, admin kubernetes.Interface) {
-	vk, err := lab.VipkeeperBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.CommandContext(ctx, vk, servicesRBACArgs...).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("vipkeeper %s: %v\n%s", strings.Join(servicesRBACArgs, " "), err, stderr)
-	}
-	objs := decodeAll(t, "manifest rbac --services", out)
-	var clusterRoles, extra []rbacv1.PolicyRule
-	var nClusterRoles int
-	for _, obj := range objs {
-		switch o := obj.(type) {
-		case *rbacv1.ClusterRole:
-			nClusterRoles++
-			clusterRoles = append(clusterRoles, o.Rules...)
-		case *rbacv1.Role:
-			if o.Namespace != leaseNamespace {
-				t.Errorf("Role %s/%s: want every Role in the lease namespace %s", o.Namespace, o.Name, leaseNamespace)
-			}
-			if o.Name == serviceAccount { // the control-plane Role, as without --services
-				if diff := cmp.Diff(lab.NodeRules(leaseName), o.Rules); diff != "" {
-					t.Errorf("Role %s differs from lab.NodeRules with --services (-lab +generated):\n%s", o.Name, diff)
-				}
-				continue
-			}
-			extra = append(extra, o.Rules...)
-		}
-	}
-	if nClusterRoles != 1 {
-		t.Errorf("`vipkeeper %s` generated %d ClusterRoles; want 1", strings.Join(servicesRBACArgs, " "), nClusterRoles)
-	}
-	if diff := cmp.Diff(lab.ServicesRules(), clusterRoles); diff != "" {
-		t.Errorf("lab.ServicesRules differs from the generated ClusterRole (-lab +generated):\n%s", diff)
-	}
-	if diff := cmp.Diff(lab.ServiceLeaseRules(), extra); diff != "" {
-		t.Errorf("lab.ServiceLeaseRules differs from the generated services Role (-lab +generated):\n%s", diff)
-	}
-
-	// rbac.yaml, applied above, made the ServiceAccount and the
-	// control-plane Role and binding already (the Role was compared above).
-	fromRBACYaml := func(obj runtime.Object) bool {
-		switch o := obj.(type) {
-		case *corev1.ServiceAccount:
-			return true
-		case *rbacv1.Role:
-			return o.Name == serviceAccount
-		case *rbacv1.RoleBinding:
-			return o.Name == serviceAccount
-		}
-		return false
-	}
-	for _, obj := range objs {
-		if fromRBACYaml(obj) {
-			continue
-		}
-		if err := create(ctx, admin, obj, true); err != nil {
-			t.Errorf("dry-run create %T: %v", obj, err)
-		}
-	}
-	for _, obj := range objs {
-		if fromRBACYaml(obj) {
-			continue
-		}
-		if err := create(ctx, admin, obj, false); err != nil {
-			t.Fatalf("create %T: %v", obj, err)
-		}
-		t.Cleanup(func() { deleteRBAC(admin, obj) })
-	}
-
-	subjects := []struct {
-		user   string
-		groups []string
-	}{
-		{"vipkeeper:n1", []string{nodeGroup, "system:authenticated"}},
-		{"system:serviceaccount:" + leaseNamespace + ":" + serviceAccount,
-			[]string{"system:serviceaccounts", "system:serviceaccounts:" + leaseNamespace, "system:authenticated"}},
-	}
-	tests := []struct {
-		verb, group, resource, subresource, namespace, name string
-		want                                                bool
-	}{
-		{"list", "", "services", "", "", "", true},
-		{"watch", "", "services", "", "", "", true},
-		{"get", "", "services", "", "team-a", "web", true},
-		{"update", "", "services", "status", "team-a", "web", true},
-		{"patch", "", "services", "status", "team-a", "web", true},
-		{"list", "discovery.k8s.io", "endpointslices", "", "", "", true},
-		{"watch", "discovery.k8s.io", "endpointslices", "", "", "", true},
-		{"create", "", "events", "", "team-a", "", true},
-		{"patch", "", "events", "", "team-a", "x", true},
-		{"list", "coordination.k8s.io", "leases", "", leaseNamespace, "", true},
-		{"watch", "coordination.k8s.io", "leases", "", leaseNamespace, "", true},
-		{"create", "coordination.k8s.io", "leases", "", leaseNamespace, "", true},
-		{"update", "coordination.k8s.io", "leases", "", leaseNamespace, "vipkeeper-claim-c0000281", true},
-		{"delete", "coordination.k8s.io", "leases", "", leaseNamespace, "vipkeeper-claim-c0000281", true},
-		{"update", "", "services", "", "team-a", "web", false},
-		{"patch", "", "services", "", "team-a", "web", false},
-		{"create", "", "services", "", "team-a", "", false},
-		{"delete", "", "services", "", "team-a", "web", false},
-		{"update", "discovery.k8s.io", "endpointslices", "", "team-a", "web", false},
-		{"list", "coordination.k8s.io", "leases", "", "default", "", false},
-		{"delete", "coordination.k8s.io", "leases", "", "default", "x", false},
-		{"list", "", "pods", "", "", "", false},
-		{"list", "", "nodes", "", "", "", false},
-		{"get", "", "secrets", "", leaseNamespace, "x", false},
-		{"delete", "", "events", "", "team-a", "x", false},
-	}
-	for _, s := range subjects {
-		for _, tt := range tests {
-			sar, err := admin.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-				Spec: authorizationv1.SubjectAccessReviewSpec{User: s.user, Groups: s.groups, ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Verb: tt.verb, Group: tt.group, Resource: tt.resource, Subresource: tt.subresource, Namespace: tt.namespace, Name: tt.name}},
-			}, metav1.CreateOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sar.Status.Allowed != tt.want {
-				t.Errorf("%s may %s %s/%s %s/%s: %v, want %v (%s)", s.user, tt.verb, tt.resource, tt.subresource,
-					tt.namespace, tt.name, sar.Status.Allowed, tt.want, sar.Status.Reason)
-			}
-		}
-	}
-}
-
-// deleteRBAC deletes an RBAC object checkServicesRBAC created.
-func deleteRBAC(c kubernetes.Interface, obj runtime.Object) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	switch o := obj.(type) {
-	case *rbacv1.ClusterRole:
-		c.RbacV1().ClusterRoles().Delete(ctx, o.Name, metav1.DeleteOptions{})
-	case *rbacv1.ClusterRoleBinding:
-		c.RbacV1().ClusterRoleBindings().Delete(ctx, o.Name, metav1.DeleteOptions{})
-	case *rbacv1.Role:
-		c.RbacV1().Roles(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{})
-	case *rbacv1.RoleBinding:
-		c.RbacV1().RoleBindings(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{})
-	}
-}

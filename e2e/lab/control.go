@@ -126,17 +126,18 @@ func NodeRules(lease string) []rbacv1.PolicyRule {
 // pkg/manifest.ServicesRules; TestManifests checks that the two agree.
 func ServicesRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"update", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"patch"}},
 		{APIGroups: []string{discoveryv1.GroupName}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 }
 
-// ServiceLeaseRules is what services mode needs in the lease namespace on
-// top of NodeRules: node Leases, claim Leases and the allocator claim, all
-// of them watched, and claims deleted when their address is released. It
-// mirrors pkg/manifest.ServiceLeaseRules.
+// ServiceLeaseRules is what services mode needs in the services namespace
+// (the lease namespace unless Options.ServicesNamespace): node Leases,
+// claim Leases and the allocator claim, all of them watched, and claims
+// deleted when their address is released. It mirrors
+// pkg/manifest.ServiceLeaseRules.
 func ServiceLeaseRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
@@ -144,12 +145,26 @@ func ServiceLeaseRules() []rbacv1.PolicyRule {
 	}
 }
 
-// servicesRBACName names the ClusterRole, Role and bindings of services mode.
-const servicesRBACName = "vipkeeper-services"
+// GuardRules is what the services guard needs in the lease namespace when
+// the services Leases live elsewhere: one list at start-up. It mirrors
+// pkg/manifest.GuardRules.
+func GuardRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"list"}},
+	}
+}
 
-// grantServices grants NodeGroup ServicesRules cluster-wide and
-// ServiceLeaseRules in the lease namespace.
-func grantServices(ctx context.Context, c kubernetes.Interface, ns string) error {
+// servicesRBACName names the ClusterRole, Role and bindings of services
+// mode; guardRBACName the guard's Role and binding.
+const (
+	servicesRBACName = "vipkeeper-services"
+	guardRBACName    = "vipkeeper-services-guard"
+)
+
+// grantServices grants NodeGroup ServicesRules cluster-wide,
+// ServiceLeaseRules in the services namespace svcNS and, when that is not
+// the lease namespace ns, GuardRules in ns.
+func grantServices(ctx context.Context, c kubernetes.Interface, ns, svcNS string) error {
 	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: NodeGroup}}
 	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: servicesRBACName}, Rules: ServicesRules()}
 	if _, err := c.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
@@ -163,17 +178,33 @@ func grantServices(ctx context.Context, c kubernetes.Interface, ns string) error
 	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create clusterrolebinding: %w", err)
 	}
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: servicesRBACName, Namespace: ns}, Rules: ServiceLeaseRules()}
+	if err := grantRole(ctx, c, svcNS, servicesRBACName, ServiceLeaseRules()); err != nil {
+		return err
+	}
+	if svcNS != ns {
+		return grantRole(ctx, c, ns, guardRBACName, GuardRules())
+	}
+	return nil
+}
+
+// grantRole creates namespace ns if needed, a Role with rules in it, and
+// binds it to NodeGroup.
+func grantRole(ctx context.Context, c kubernetes.Interface, ns, name string, rules []rbacv1.PolicyRule) error {
+	_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Rules: rules}
 	if _, err := c.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create services role: %w", err)
+		return fmt.Errorf("create role %s/%s: %w", ns, name, err)
 	}
 	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: servicesRBACName, Namespace: ns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: servicesRBACName},
-		Subjects:   subjects,
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: NodeGroup}},
 	}
 	if _, err := c.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create services rolebinding: %w", err)
+		return fmt.Errorf("create rolebinding %s/%s: %w", ns, name, err)
 	}
 	return nil
 }
@@ -209,7 +240,15 @@ var adminSubject = pkix.Name{CommonName: "vipkeeper-lab-admin", Organization: []
 
 // startAPIServer starts kube-apiserver and waits until it is ready.
 func (l *Lab) startAPIServer(ctx context.Context) error {
-	p, err := l.startProc("kube-apiserver", l.api, nil, l.onControlExit, l.apiserverBin, apiserverArgs(l.pki, l.Dir)...)
+	args := apiserverArgs(l.pki, l.Dir)
+	if l.opts.Audit {
+		audit, err := l.auditArgs()
+		if err != nil {
+			return err
+		}
+		args = append(args, audit...)
+	}
+	p, err := l.startProc("kube-apiserver", l.api, nil, l.onControlExit, l.apiserverBin, args...)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,15 @@ type Options struct {
 	// NoControlPlaneVIP runs the daemons without --vip, so no control-plane
 	// election runs (services mode only); VIPs() is then empty.
 	NoControlPlaneVIP bool
+	// ServicesNamespace adds --services-namespace: the node and claim
+	// Leases live there (ServiceLeaseRules granted there, GuardRules in
+	// the lease namespace). Empty: in the lease namespace. Only with
+	// Services.
+	ServicesNamespace string
+
+	// Audit makes kube-apiserver write an audit log of the node group's
+	// requests (AuditEvents).
+	Audit bool
 }
 
 func (o *Options) defaults() {
@@ -115,8 +124,8 @@ func Start(t testing.TB, opts Options) *Lab {
 	if opts.Nodes < 1 || opts.Nodes > maxNodes {
 		t.Fatalf("lab: Nodes = %d, want 1..%d", opts.Nodes, maxNodes)
 	}
-	if !opts.Services && (opts.NoControlPlaneVIP || opts.ServicesDefaultClass || len(opts.ServicePools) > 0) {
-		t.Fatalf("lab: NoControlPlaneVIP, ServicesDefaultClass and ServicePools need Services")
+	if !opts.Services && (opts.NoControlPlaneVIP || opts.ServicesDefaultClass || len(opts.ServicePools) > 0 || opts.ServicesNamespace != "") {
+		t.Fatalf("lab: NoControlPlaneVIP, ServicesDefaultClass, ServicePools and ServicesNamespace need Services")
 	}
 	reapStale(t.Logf)
 	vk, apiserver, err := getBinaries()
@@ -232,7 +241,7 @@ func (l *Lab) up(ctx context.Context) error {
 		return err
 	}
 	if l.opts.Services {
-		if err := grantServices(ctx, l.admin, l.opts.LeaseNamespace); err != nil {
+		if err := grantServices(ctx, l.admin, l.opts.LeaseNamespace, l.ServicesNamespace()); err != nil {
 			return err
 		}
 	}

@@ -115,17 +115,20 @@ func (l *Lab) daemonArgs(i int) []string {
 		if l.opts.ServicesDefaultClass {
 			args = append(args, "--services-default-class")
 		}
+		if l.opts.ServicesNamespace != "" {
+			args = append(args, "--services-namespace", l.opts.ServicesNamespace)
+		}
 	}
 	return append(args, l.opts.ExtraArgs...)
 }
 
-func (l *Lab) startDaemon(i int) error {
+func (l *Lab) startDaemon(i int, extra ...string) error {
 	n := l.nodes[i]
 	p, err := l.startProc("vipkeeper-"+n.name, n.ns, nil, func(p *proc, unexpected bool) {
 		if unexpected {
 			l.fail(fmt.Sprintf("vipkeeper on %s (pid %d) exited unexpectedly: %v\n%s", n.name, p.PID(), p.state, tail(p.log, 30)))
 		}
-	}, l.vipkeeperBin, l.daemonArgs(i)...)
+	}, l.vipkeeperBin, append(l.daemonArgs(i), extra...)...)
 	if err != nil {
 		return err
 	}
@@ -144,6 +147,18 @@ func (l *Lab) StartNode(i int) {
 	}
 	if err := l.startDaemon(i); err != nil {
 		l.t.Fatalf("StartNode(%d): %v", i, err)
+	}
+}
+
+// StartNodeArgs starts node i's daemon (again) with extra flags after the
+// lab's own; a later flag replaces an earlier one, a list flag adds to it.
+func (l *Lab) StartNodeArgs(i int, extra ...string) {
+	l.t.Helper()
+	if p := l.nodes[i].currentDaemon(); p != nil && !p.Exited() {
+		l.t.Fatalf("StartNodeArgs(%d): vipkeeper on %s (pid %d) still runs", i, l.NodeName(i), p.PID())
+	}
+	if err := l.startDaemon(i, extra...); err != nil {
+		l.t.Fatalf("StartNodeArgs(%d): %v", i, err)
 	}
 }
 

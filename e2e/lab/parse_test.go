@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,24 @@ func TestParseMem(t *testing.T) {
 	}
 	if _, err := parseMem("VmRSS:\t1 kB\n"); err == nil {
 		t.Error("parseMem of a status without RssAnon: no error")
+	}
+}
+
+func TestParseAudit(t *testing.T) {
+	const log = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/apis/coordination.k8s.io/v1/namespaces/vipkeeper-system/leases/vipkeeper-node-n1","verb":"get","user":{"username":"vipkeeper:n1","groups":["vipkeeper-nodes","system:authenticated"]},"objectRef":{"resource":"leases","namespace":"vipkeeper-system","name":"vipkeeper-node-n1","apiGroup":"coordination.k8s.io","apiVersion":"v1"},"responseStatus":{"metadata":{},"status":"Failure","reason":"NotFound","code":404}}
+{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","stage":"ResponseComplete","verb":"patch","user":{"username":"vipkeeper:n2"},"objectRef":{"resource":"services","namespace":"default","name":"web","apiVersion":"v1","subresource":"status"},"responseStatus":{"metadata":{},"code":200}}
+{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","stage":"ResponseComplete","verb":"get","requestURI":"/readyz","user":{"username":"vipkeeper:n2"},"responseStatus":{"metadata":{},"code":200}}
+{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"li`
+	got, err := parseAudit(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AuditEvent{
+		{User: "vipkeeper:n1", Verb: "get", APIGroup: "coordination.k8s.io", Resource: "leases", Namespace: "vipkeeper-system", Name: "vipkeeper-node-n1", Code: 404},
+		{User: "vipkeeper:n2", Verb: "patch", Resource: "services/status", Namespace: "default", Name: "web", Code: 200},
+		{User: "vipkeeper:n2", Verb: "get", Code: 200},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parseAudit (-want +got):\n%s", diff)
 	}
 }

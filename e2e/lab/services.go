@@ -255,12 +255,26 @@ func ClaimLeaseName(addr netip.Addr) string {
 }
 
 // Leases returns vipkeeper's Leases of one role (RoleNode, RoleClaim) in
-// the lease namespace: name → holderIdentity ("" if none).
+// the services namespace: name → holderIdentity ("" if none).
 func (l *Lab) Leases(role string) (map[string]string, error) {
+	return l.LeasesIn(l.ServicesNamespace(), role)
+}
+
+// ServicesNamespace is where the daemons keep their node and claim Leases:
+// Options.ServicesNamespace, or the lease namespace.
+func (l *Lab) ServicesNamespace() string {
+	if l.opts.ServicesNamespace != "" {
+		return l.opts.ServicesNamespace
+	}
+	return l.opts.LeaseNamespace
+}
+
+// LeasesIn is Leases in namespace ns.
+func (l *Lab) LeasesIn(ns, role string) (map[string]string, error) {
 	ctx, cancel := apiCtx()
 	defer cancel()
 	sel := labels.SelectorFromSet(labels.Set{RoleLabel: role}).String()
-	list, err := l.admin.CoordinationV1().Leases(l.opts.LeaseNamespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	list, err := l.admin.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 			return nil, err
 		}
 		outage.Elections = append(outage.Elections, nodeLease)
-		svcComponents = append(svcComponents, svc.Start)
+		svcComponents = append(svcComponents, servicesStart(cfg, conn, svc, log))
 		draining = append(draining, to.services.Drain)
 	}
 	wd := watchdog.New(watchdogConfig(cfg), conn.Readyz, outage, log)

@@ -24,10 +24,17 @@ Prints a ready-to-use file for KIND, built from the flags ` + "`vipkeeper run`" 
   config       /etc/vipkeeper/config.yaml for that unit
 
 Services mode: give rbac and daemonset the same flags, --services and its
---services-pool among them. rbac then adds ClusterRole vipkeeper-services
-(read Services and EndpointSlices, write Services' status and Events, in
-every namespace) and Role vipkeeper-services (the node and claim Leases in
-the lease namespace), each bound like the Role (docs/services.md).
+--services-pool among them, and for a new install --services-namespace
+vipkeeper-system. rbac then adds ClusterRole vipkeeper-services (list and
+watch Services and EndpointSlices, patch Services' status, create and patch
+Events, in every namespace), Role vipkeeper-services (the node and claim
+Leases in the services namespace), the Namespace, and Role
+vipkeeper-services-guard (list Leases in the lease namespace at start-up),
+each bound like the Role (docs/services.md).
+
+Values are checked for what the files can hold: no control characters,
+absolute file paths, and --image a reference with a tag or a digest
+(REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:<64 hex digits>).
 
 --image sets the pods' image (default %s:<version>).
 Guides: docs/deploy-static-pod.md, docs/deploy-daemonset.md, docs/deploy-systemd.md.
@@ -43,7 +50,12 @@ func manifestCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, manifestUsage, manifest.DefaultImageRepo)
 		return exitOK
 	}
-	kind := manifest.Kind(args[0])
+	// The kind first: an unknown one is the mistake, not the run flags.
+	kind, err := manifest.ParseKind(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "vipkeeper manifest: %v\n", err)
+		return exitUsage
+	}
 	image, runArgs, err := splitImage(args[1:])
 	if err != nil {
 		fmt.Fprintf(stderr, "vipkeeper manifest: %v\n", err)

@@ -20,7 +20,9 @@ const exampleImage = "--image=ghcr.io/vipkeeper/vipkeeper:latest"
 // exampleServices makes the DaemonSet example a services-mode deployment;
 // rbac-services.yaml, from the same flags, holds the RBAC it needs.
 // rbac.yaml stays the control-plane RBAC of the static pod and the lab.
-var exampleServices = []string{"--services", "--services-pool", "pool=default;addresses=203.0.113.0/24"}
+// They give the services Leases a namespace of their own, as a new
+// install should (docs/services.md).
+var exampleServices = []string{"--services", "--services-pool", "pool=default;addresses=203.0.113.0/24", "--services-namespace", "vipkeeper-system"}
 
 // examples are the files in manifests/ and the commands that make them;
 // documentation addresses only.
@@ -84,6 +86,11 @@ func TestManifestErrors(t *testing.T) {
 	}{
 		{"no kind", []string{"manifest"}, exitUsage, "Usage"},
 		{"unknown kind", append([]string{"manifest", "helm"}, base...), exitUsage, `unknown kind "helm"`},
+		{"unknown kind, no run flags: the kind is the mistake", []string{"manifest", "bogus"}, exitUsage, `unknown kind "bogus"`},
+		{"image without a tag", append([]string{"manifest", "daemonset", "--image", "ghcr.io/vipkeeper/vipkeeper"}, base...), exitUsage, `--image "ghcr.io/vipkeeper/vipkeeper": no tag`},
+		{"image with a newline", append([]string{"manifest", "static-pod", "--kubeconfig", "/k", "--image=r.example/vk:v1\n#"}, base...), exitUsage, "--image"},
+		{"relative kubeconfig in a static pod", append([]string{"manifest", "static-pod", "--kubeconfig", "admin.conf"}, base...), exitUsage, "--kubeconfig \"admin.conf\": must be an absolute path"},
+		{"newline in a path", append([]string{"manifest", "config", "--kubeconfig", "/k\nleaseName: x"}, base...), exitUsage, "--kubeconfig"},
 		{"invalid run flags", []string{"manifest", "rbac", "--vip", "192.0.2.100"}, exitUsage, "--interface"},
 		{"api server is the VIP", append([]string{"manifest", "static-pod", "--kubeconfig", "/k", "--api-server", "https://192.0.2.100:6443"}, base...), exitUsage, "kube-vip#684"},
 		{"static pod without kubeconfig", append([]string{"manifest", "static-pod"}, base...), exitUsage, "ServiceAccount"},

@@ -28,17 +28,17 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 	lease := services.NodeLeasePrefix + cfg.NodeName
 	nodeLease := election.New(election.Config{
 		LeaseName:      lease,
-		LeaseNamespace: cfg.LeaseNamespace,
+		LeaseNamespace: cfg.ServicesLeaseNamespace(),
 		Identity:       cfg.NodeName,
 		LeaseDuration:  cfg.LeaseDuration,
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
 		Labels:         map[string]string{services.LabelRole: services.RoleNode},
 	}, conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.services.NodeLeaseEvent,
-		log.With("lease", cfg.LeaseNamespace+"/"+lease))
+		log.With("lease", cfg.ServicesLeaseNamespace()+"/"+lease))
 	ctrl, err := services.New(services.Config{
 		Node:          cfg.NodeName,
-		Namespace:     cfg.LeaseNamespace,
+		Namespace:     cfg.ServicesLeaseNamespace(),
 		DefaultClass:  cfg.ServicesDefaultClass,
 		Pools:         cfg.ServicePools,
 		Exclusions:    ipam.HostExclusions(cfg.Interface, own),

@@ -41,6 +41,9 @@ type Config struct {
 	// ServicesDefaultClass: also handle LoadBalancer Services without a
 	// spec.loadBalancerClass.
 	ServicesDefaultClass bool
+	// ServicesNamespace is --services-namespace, "" when unset; the
+	// namespace in use is ServicesLeaseNamespace.
+	ServicesNamespace string
 	// ServicePools are the address pools, in configuration order; validated
 	// together (ipam.New) and never holding a VIP. Empty unless Services.
 	ServicePools []ipam.PoolSpec

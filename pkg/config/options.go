@@ -102,6 +102,8 @@ var options = []option{
 		apply: boolInto(func(c *Config) *bool { return &c.Services })},
 	{name: "services-default-class", typ: "bool", flag: true, def: "false", usage: "also handle LoadBalancer Services that set no spec.loadBalancerClass (needs --services)",
 		apply: boolInto(func(c *Config) *bool { return &c.ServicesDefaultClass })},
+	{name: "services-namespace", typ: "name", usage: "namespace of services mode's node and claim Leases (default: --lease-namespace, as before this option). New installs use one of their own, e.g. vipkeeper-system, so that the Role over its Leases covers nothing else; moving an install: docs/services.md (needs --services)",
+		apply: func(c *Config, v []string) error { c.ServicesNamespace = v[0]; return nil }},
 	{name: "services-pool", typ: "pool", list: true, envList: "one value in which each `pool=` starts the next pool",
 		usage: "address pool for LoadBalancer Services, pool=NAME;addresses=ITEM[,ITEM…][;namespaces=NS[,NS…]], an item a CIDR or FIRST-LAST (repeatable; tried in this order; needs --services; docs/services.md)",
 		apply: applyServicePools},

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
 
@@ -60,7 +62,13 @@ func (c *Config) validateServices() error {
 		if c.ServicesDefaultClass {
 			return bad("services-default-class", "needs --services")
 		}
+		if c.ServicesNamespace != "" {
+			return bad("services-namespace", "needs --services")
+		}
 	} else {
+		if errs := validation.IsDNS1123Label(c.ServicesLeaseNamespace()); len(errs) > 0 {
+			return bad("services-namespace", "%q is not a valid namespace: %s", c.ServicesNamespace, errs[0])
+		}
 		if len(c.ServicePools) == 0 {
 			return bad("services-pool", "--services needs at least one pool, e.g. pool=default;addresses=192.0.2.0/28")
 		}
@@ -82,6 +90,16 @@ func (c *Config) validateServices() error {
 		}
 	}
 	return nil // --services-qps and --services-burst: in the bounds table
+}
+
+// ServicesLeaseNamespace is where services mode keeps its node and claim
+// Leases: --services-namespace, or the lease namespace when it is unset,
+// which is where they were before the option existed (docs/services.md).
+func (c *Config) ServicesLeaseNamespace() string {
+	if c.ServicesNamespace != "" {
+		return c.ServicesNamespace
+	}
+	return c.LeaseNamespace
 }
 
 // inItem reports whether a is in r as written: a CIDR's network and

@@ -86,6 +86,16 @@ func TestLoadServices(t *testing.T) {
 			},
 		},
 		{
+			name: "a namespace of its own for the services Leases",
+			args: append([]string{"--services-namespace", "vipkeeper-system"}, servicesOnly...),
+			want: func(c *Config) {
+				c.VIPs = nil
+				c.Services = true
+				c.ServicePools = []ipam.PoolSpec{bluePool}
+				c.ServicesNamespace = "vipkeeper-system"
+			},
+		},
+		{
 			name: "services off: the rate limits are still defaulted",
 			args: append([]string{"--services=false", "--services-default-class=false"}, minimal...),
 			want: func(c *Config) {},
@@ -110,6 +120,8 @@ func TestLoadServicesErrors(t *testing.T) {
 		{"pool without services", append(pool("pool=blue;addresses=203.0.113.0/28"), minimal...), nil, nil, "--services-pool", "needs --services", false},
 		{"pool without services, env", minimal, map[string]string{"VIPKEEPER_SERVICES_POOL": "pool=blue;addresses=203.0.113.0/28"}, nil, "VIPKEEPER_SERVICES_POOL", "needs --services", false},
 		{"default class without services", append([]string{"--services-default-class"}, minimal...), nil, nil, "--services-default-class", "needs --services", false},
+		{"services namespace without services", append([]string{"--services-namespace", "vipkeeper-system"}, minimal...), nil, nil, "--services-namespace", "needs --services", false},
+		{"services namespace invalid", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-namespace", "Vipkeeper_System")...), nil, nil, "--services-namespace", "not a valid namespace", false},
 		{"pool syntax", withServices(pool("blue;addresses=203.0.113.0/28")...), nil, nil, "--services-pool", "not KEY=VALUE", true},
 		{"pool without a name", withServices(pool("addresses=203.0.113.0/28")...), nil, nil, "--services-pool", "missing pool=NAME", true},
 		{"pool without addresses", withServices(pool("pool=blue")...), nil, nil, "--services-pool", "missing addresses", true},
@@ -213,4 +225,25 @@ func FuzzPoolItems(f *testing.F) {
 			_, _ = ipam.ParsePool(it) // must not panic
 		}
 	})
+}
+
+// TestServicesLeaseNamespace: unset, the services Leases stay in the lease
+// namespace, where they were before --services-namespace existed.
+func TestServicesLeaseNamespace(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{servicesOnly, "kube-system"},
+		{append([]string{"--lease-namespace", "vk"}, servicesOnly...), "vk"},
+		{append([]string{"--services-namespace", "vipkeeper-system"}, servicesOnly...), "vipkeeper-system"},
+	} {
+		c, err := Load(sources(tt.args, nil, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ServicesLeaseNamespace(); got != tt.want {
+			t.Errorf("%v: ServicesLeaseNamespace() = %q, want %q", tt.args, got, tt.want)
+		}
+	}
 }

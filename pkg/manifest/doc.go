@@ -14,8 +14,15 @@
 //   - the Role allows exactly what the election and the Lease's Events
 //     need in the lease namespace, nothing cluster-wide; services mode
 //     (--services) adds a ClusterRole to read Services and EndpointSlices
-//     and write their status and Events, and a Role for its node and
-//     claim Leases (rbac.go);
+//     and patch their status and Events, a Role for its node and claim
+//     Leases in the services namespace (with --services-namespace one of
+//     its own, emitted as a Namespace), and the guard's list in the lease
+//     namespace; each verb is one the code sends (rbac.go);
 //   - the systemd unit runs as a dynamic user with ambient capabilities
-//     and a credential for the kubeconfig (systemd.go).
+//     and a credential for the kubeconfig (systemd.go);
+//   - the files are data: YAML from a marshaller, and every value that
+//     reaches a comment header, a unit line or a hostPath is checked
+//     first — no control characters, absolute paths, "%" escaped in the
+//     unit, the image a reference with a tag or a digest (safe.go,
+//     image.go).
 package manifest

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
@@ -22,13 +23,25 @@ const (
 // Kinds lists every kind, in the order the usage text shows them.
 func Kinds() []Kind { return []Kind{StaticPod, DaemonSet, RBAC, Systemd, Config} }
 
+// ParseKind returns the kind named s, or an error listing the kinds.
+func ParseKind(s string) (Kind, error) {
+	if k := Kind(s); slices.Contains(Kinds(), k) {
+		return k, nil
+	}
+	return "", fmt.Errorf("unknown kind %q (want one of %s)", s, kindList())
+}
+
 // Options are the settings of a manifest that `run` does not have.
 type Options struct {
 	// Image is the container image of the pods.
 	Image string
 	// Command is the command line that produced the file, shown in its
-	// header so that it can be regenerated.
+	// header so that it can be regenerated; one line.
 	Command string
+	// Binary and ConfigFile are where the systemd unit finds vipkeeper
+	// and its config file; BinaryPath and ConfigPath if empty. Both must
+	// be absolute.
+	Binary, ConfigFile string
 }
 
 // DefaultImageRepo is the image repository the pods use unless --image
@@ -44,8 +57,24 @@ const (
 	NodeGroup = "vipkeeper-nodes"
 )
 
-// Generate renders one kind of file from cfg.
+// Generate renders one kind of file from cfg. A value that cannot be
+// written safely into the file is refused with an error naming its flag
+// (safe.go), and so is an image reference that is not one (CheckImage).
 func Generate(kind Kind, cfg *config.Config, o Options) ([]byte, error) {
+	if _, err := ParseKind(string(kind)); err != nil {
+		return nil, err
+	}
+	if err := checkSettings(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkText(o.Command); err != nil {
+		return nil, fmt.Errorf("the command line for the header %q: %w", o.Command, err)
+	}
+	if kind == StaticPod || kind == DaemonSet {
+		if err := CheckImage(o.Image); err != nil {
+			return nil, err
+		}
+	}
 	switch kind {
 	case StaticPod:
 		return staticPod(cfg, o)

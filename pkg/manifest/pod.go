@@ -163,6 +163,10 @@ func podSpec(cfg *config.Config, o Options) (corev1.PodSpec, error) {
 	spec := corev1.PodSpec{
 		HostNetwork:       true, // the VIP lives on the node's interface
 		PriorityClassName: "system-node-critical",
+		// No <SERVICE>_SERVICE_HOST variables: a Service named
+		// vipkeeper-<x> would otherwise put VIPKEEPER_* variables into the
+		// environment, which the daemon reads as settings.
+		EnableServiceLinks: ptr.To(false),
 	}
 	for _, m := range []struct{ vol, path string }{
 		{"kubeconfig", cfg.Kubeconfig},

@@ -1,6 +1,9 @@
 package manifest
 
 import (
+	"maps"
+	"slices"
+
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -32,33 +35,43 @@ func Rules(leaseName string) []rbacv1.PolicyRule {
 }
 
 // ServicesName names the services-mode RBAC objects: a ClusterRole and its
-// ClusterRoleBinding, and a Role and its RoleBinding in the lease namespace.
+// ClusterRoleBinding, a Role and its RoleBinding in the services namespace,
+// and the guard's Role and RoleBinding in the lease namespace.
 const ServicesName = name + "-services"
 
+// GuardName names the Role and RoleBinding of the services guard
+// (pkg/services/nsguard) in the lease namespace.
+const GuardName = ServicesName + "-guard"
+
 // ServicesRules is what the LoadBalancer Services controller does
-// cluster-wide (ClusterRole vipkeeper-services):
-//   - get, list and watch Services: the informer, in every namespace;
-//   - update and patch services/status: status.loadBalancer.ingress. The
-//     Services themselves are never written;
+// cluster-wide (ClusterRole vipkeeper-services), each verb one the code
+// sends (pkg/services):
+//   - list and watch Services: the informer, in every namespace. No get:
+//     the controller reads its cache;
+//   - patch services/status: status.loadBalancer.ingress, a merge patch.
+//     No update, and the Services themselves are never written;
 //   - list and watch EndpointSlices: which nodes have ready endpoints of
 //     an externalTrafficPolicy: Local Service;
 //   - create and patch Events: Warning Events on the Services, in their
-//     namespaces.
+//     namespaces; patch is how a repeated Event's count is bumped.
 func ServicesRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
-		{APIGroups: []string{corev1.GroupName}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{corev1.GroupName}, Resources: []string{"services/status"}, Verbs: []string{"update", "patch"}},
+		{APIGroups: []string{corev1.GroupName}, Resources: []string{"services"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{corev1.GroupName}, Resources: []string{"services/status"}, Verbs: []string{"patch"}},
 		{APIGroups: []string{discoveryv1.GroupName}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{corev1.GroupName}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 }
 
-// ServiceLeaseRules is what services mode adds in the lease namespace
+// ServiceLeaseRules is what services mode does in the services namespace
 // (Role vipkeeper-services): the node Leases vipkeeper-node-<node>, the
 // claim Leases vipkeeper-claim-<address> and the allocator claim
 // vipkeeper-services-allocator. Their names depend on the nodes and the
-// addresses, so no resourceNames: every node watches all of them, and a
-// released address's claim is deleted.
+// addresses, so no resourceNames: every node watches all of them (list,
+// watch), renews its own and writes claims (create, update, get to
+// re-read after a conflict and for the quorum read before a takeover),
+// and a released address's claim is deleted. In a namespace of its own
+// (--services-namespace) that touches no other Lease.
 func ServiceLeaseRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
@@ -66,8 +79,27 @@ func ServiceLeaseRules() []rbacv1.PolicyRule {
 	}
 }
 
+// GuardRules is what the services guard needs in the lease namespace when
+// the services Leases live elsewhere (Role vipkeeper-services-guard): one
+// list of the node Leases an earlier install left there, at start-up. A
+// list cannot be limited by name or label, so it reads every Lease there;
+// it writes none.
+func GuardRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"list"}},
+	}
+}
+
+// builtinNamespaces exist in every cluster; rbac emits no Namespace for them.
+var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// podSecurityLabels let the namespace run the pods: host network and
+// NET_ADMIN need the privileged level.
+var podSecurityLabels = map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}
+
 func rbac(cfg *config.Config, o Options) ([]byte, error) {
 	ns := cfg.LeaseNamespace
+	svcNS := cfg.ServicesLeaseNamespace()
 	meta := metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
 	// The DaemonSet's ServiceAccount, and the node group for static pods
 	// and systemd units with a per-node certificate.
@@ -75,38 +107,60 @@ func rbac(cfg *config.Config, o Options) ([]byte, error) {
 		{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns},
 		{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: NodeGroup},
 	}
-	sa := &corev1.ServiceAccount{
+	var objs []any
+	var head []string
+	if !slices.Contains(builtinNamespaces, ns) {
+		objs = append(objs, namespace(ns, podSecurityLabels))
+		head = append(head, "Namespace "+ns+": the ServiceAccount and the DaemonSet's pods (host network, NET_ADMIN: privileged).")
+	}
+	if cfg.Services && svcNS != ns && !slices.Contains(builtinNamespaces, svcNS) {
+		objs = append(objs, namespace(svcNS, nil))
+		head = append(head, "Namespace "+svcNS+": services mode's node and claim Leases, and nothing else.")
+	}
+	objs = append(objs, &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta: meta,
-	}
-	role := &rbacv1.Role{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-		ObjectMeta: meta,
-		Rules:      Rules(cfg.LeaseName),
-	}
-	binding := &rbacv1.RoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-		ObjectMeta: meta,
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   subjects,
-	}
-	objs := []any{sa, role, binding}
-	scope := " Nothing cluster-wide."
-	if cfg.Services {
-		scope = ""
-	}
-	head := []string{
-		"What vipkeeper may do, and nothing more: its Lease " + ns + "/" + cfg.LeaseName + " (get, update, watch;",
-		"create, which RBAC cannot limit by name) and Events in " + ns + " (create, patch)." + scope,
-	}
-	if cfg.Services {
-		objs = append(objs, servicesRBAC(ns, subjects)...)
+	})
+	// Services mode without a VIP runs no control-plane election, so it
+	// gets no right on that Lease.
+	if len(cfg.VIPs) > 0 {
+		objs = append(objs, role(meta, Rules(cfg.LeaseName), subjects)...)
 		head = append(head,
-			"Services mode (--services) adds ClusterRole "+ServicesName+": get, list and watch Services, update and",
-			"patch their status, list and watch EndpointSlices, create and patch Events, in every namespace;",
-			"and Role "+ns+"/"+ServicesName+": every Lease in "+ns+" (get, list, watch, create, update, delete),",
-			"for the node and claim Leases, whose names are not known in advance (docs/services.md).",
-		)
+			"Role "+ns+"/"+name+": its Lease "+ns+"/"+cfg.LeaseName+" (get, update, watch; create, which RBAC",
+			"cannot limit by name) and Events in "+ns+" (create, patch).")
+	}
+	if !cfg.Services {
+		head = append(head, "Nothing cluster-wide.")
+	} else {
+		clusterMeta := metav1.ObjectMeta{Name: ServicesName, Labels: labels}
+		objs = append(objs,
+			&rbacv1.ClusterRole{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+				ObjectMeta: clusterMeta,
+				Rules:      ServicesRules(),
+			},
+			&rbacv1.ClusterRoleBinding{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+				ObjectMeta: clusterMeta,
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ServicesName},
+				Subjects:   subjects,
+			})
+		objs = append(objs, role(metav1.ObjectMeta{Name: ServicesName, Namespace: svcNS, Labels: labels}, ServiceLeaseRules(), subjects)...)
+		head = append(head,
+			"Services mode (--services), cluster-wide: ClusterRole "+ServicesName+": list and watch Services, patch",
+			"their status, list and watch EndpointSlices, create and patch Events (in the Services' namespaces).",
+			"Role "+svcNS+"/"+ServicesName+": every Lease in "+svcNS+" (get, list, watch, create, update, delete),",
+			"the node and claim Leases, whose names are not known in advance (docs/services.md).")
+		if svcNS != ns {
+			objs = append(objs, role(metav1.ObjectMeta{Name: GuardName, Namespace: ns, Labels: labels}, GuardRules(), subjects)...)
+			head = append(head,
+				"Role "+ns+"/"+GuardName+": list Leases in "+ns+", once at start-up, to find node Leases of an",
+				"install that serves from there (docs/services.md, \"Moving the services Leases\").")
+		} else {
+			head = append(head,
+				"That Role covers every Lease in "+ns+", the cluster's own too if that is kube-system: new installs",
+				"should give the services Leases a namespace of their own (--services-namespace vipkeeper-system).")
+		}
 	}
 	head = append(head,
 		"",
@@ -114,36 +168,32 @@ func rbac(cfg *config.Config, o Options) ([]byte, error) {
 		"systemd units that use a per-node client certificate (CN=vipkeeper:<node>, O="+NodeGroup+")",
 		"instead of kubeadm's admin.conf (docs/deploy-static-pod.md).",
 	)
-	return render(header(o, head...), objs...)
+	return render(header(o, append([]string{"What vipkeeper may do, and nothing more:"}, head...)...), objs...)
 }
 
-// servicesRBAC is what --services adds: the ClusterRole of ServicesRules and
-// the Role of ServiceLeaseRules, each bound to subjects. They are objects of
-// their own, so the control-plane Role stays exactly Rules(lease).
-func servicesRBAC(ns string, subjects []rbacv1.Subject) []any {
-	meta := metav1.ObjectMeta{Name: ServicesName, Namespace: ns, Labels: labels}
-	clusterMeta := metav1.ObjectMeta{Name: ServicesName, Labels: labels}
+// namespace is a Namespace object with labels on top of the common ones.
+func namespace(ns string, extra map[string]string) *corev1.Namespace {
+	l := maps.Clone(labels)
+	maps.Copy(l, extra)
+	return &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: l},
+	}
+}
+
+// role is a Role with rules and its RoleBinding to subjects, both named
+// and placed by meta.
+func role(meta metav1.ObjectMeta, rules []rbacv1.PolicyRule, subjects []rbacv1.Subject) []any {
 	return []any{
-		&rbacv1.ClusterRole{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-			ObjectMeta: clusterMeta,
-			Rules:      ServicesRules(),
-		},
-		&rbacv1.ClusterRoleBinding{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-			ObjectMeta: clusterMeta,
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ServicesName},
-			Subjects:   subjects,
-		},
 		&rbacv1.Role{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 			ObjectMeta: meta,
-			Rules:      ServiceLeaseRules(),
+			Rules:      rules,
 		},
 		&rbacv1.RoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 			ObjectMeta: meta,
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ServicesName},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: meta.Name},
 			Subjects:   subjects,
 		},
 	}

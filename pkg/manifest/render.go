@@ -20,6 +20,9 @@ func render(head string, objs ...any) ([]byte, error) {
 			return nil, fmt.Errorf("convert %T: %w", obj, err)
 		}
 		delete(m, "status")
+		if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
+			delete(m, "spec") // a Namespace's
+		}
 		prune(m)
 		y, err := yaml.Marshal(m)
 		if err != nil {

@@ -1,12 +1,16 @@
 package manifest
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
 )
@@ -86,18 +90,31 @@ func unit(cfg *config.Config, o Options) ([]byte, error) {
 	if cfg.Kubeconfig == "" {
 		return nil, errors.New("--kubeconfig: required outside a pod (there is no in-cluster configuration); the unit hands it to the service as a systemd credential")
 	}
+	paths := map[string]string{}
+	for _, p := range []struct{ key, flag, path string }{
+		{"Kubeconfig", "--kubeconfig", cfg.Kubeconfig},
+		{"Binary", "the binary's path", cmp.Or(o.Binary, BinaryPath)},
+		{"Config", "the config file's path", cmp.Or(o.ConfigFile, ConfigPath)},
+		{"EnvFile", "the environment file's path", EnvFilePath},
+	} {
+		v, err := unitPath(p.flag, p.path)
+		if err != nil {
+			return nil, err
+		}
+		paths[p.key] = v
+	}
 	var b strings.Builder
 	err := unitTemplate.Execute(&b, map[string]string{
 		"Header": header(o,
 			"vipkeeper as a systemd service on a host without kubelet (docs/deploy-systemd.md):",
-			"save as "+UnitPath+", settings in "+ConfigPath+" (`vipkeeper manifest config`).",
+			"save as "+UnitPath+", settings in "+cmp.Or(o.ConfigFile, ConfigPath)+" (`vipkeeper manifest config`).",
 		),
 		"Watchdog":    systemdSpan(max(cfg.LeaseDuration, minWatchdog)),
-		"Binary":      BinaryPath,
-		"Config":      ConfigPath,
-		"EnvFile":     EnvFilePath,
+		"Binary":      paths["Binary"],
+		"Config":      paths["Config"],
+		"EnvFile":     paths["EnvFile"],
 		"Cred":        kubeconfigCred,
-		"Kubeconfig":  cfg.Kubeconfig,
+		"Kubeconfig":  paths["Kubeconfig"],
 		"StopTimeout": systemdSpan(cfg.RenewDeadline + time.Second + stopSlack),
 	})
 	return []byte(b.String()), err
@@ -115,31 +132,49 @@ func systemdSpan(d time.Duration) string {
 	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 }
 
-// configFile renders the non-default settings as the unit's config file.
-// The kubeconfig is left out: the unit passes it as a credential.
+// configFile renders the non-default settings as the unit's config file,
+// every value a double-quoted YAML string written by the YAML encoder (so
+// "no" stays "no", and a quote or "#" stays data). The kubeconfig is left
+// out: the unit passes it as a credential.
 func configFile(cfg *config.Config, o Options) ([]byte, error) {
 	if cfg.Kubeconfig == "" {
 		return nil, errors.New("--kubeconfig: required outside a pod; it goes into the unit (`vipkeeper manifest systemd`), not this file")
 	}
-	var b strings.Builder
-	b.WriteString(header(o,
-		"vipkeeper settings for the systemd unit: save as "+ConfigPath+" (docs/deploy-systemd.md).",
-		"Keys are `vipkeeper run` flags in camelCase (README: configuration reference).",
-		"The kubeconfig is not set here: the unit hands "+cfg.Kubeconfig+" over as a credential.",
-	))
+	str := func(v string) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: v}
+	}
+	doc := &yaml.Node{Kind: yaml.MappingNode}
 	for _, s := range cfg.Settings() {
 		if s.Name == "kubeconfig" {
 			continue
 		}
-		key := config.YAMLKey(s.Name)
-		if !s.List {
-			fmt.Fprintf(&b, "%s: %s\n", key, strconv.Quote(s.Values[0]))
-			continue
+		var val *yaml.Node
+		if s.List {
+			val = &yaml.Node{Kind: yaml.SequenceNode}
+			for _, v := range s.Values {
+				val.Content = append(val.Content, str(v))
+			}
+		} else {
+			val = str(s.Values[0])
 		}
-		fmt.Fprintf(&b, "%s:\n", key)
-		for _, v := range s.Values {
-			fmt.Fprintf(&b, "  - %s\n", strconv.Quote(v))
-		}
+		doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: config.YAMLKey(s.Name)}, val)
 	}
-	return []byte(b.String()), nil
+	var b bytes.Buffer
+	b.WriteString(header(o,
+		"vipkeeper settings for the systemd unit: save as "+cmp.Or(o.ConfigFile, ConfigPath)+" (docs/deploy-systemd.md).",
+		"Keys are `vipkeeper run` flags in camelCase (README: configuration reference).",
+		"The kubeconfig is not set here: the unit hands "+cfg.Kubeconfig+" over as a credential.",
+	))
+	if len(doc.Content) == 0 {
+		return b.Bytes(), nil // every setting at its default: an empty file
+	}
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	return b.Bytes(), nil
 }
