@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/vipkeeper/vipkeeper/pkg/version.Version=$(VERSION) -X github.com/vipkeeper/vipkeeper/pkg/version.Commit=$(COMMIT)
 IMAGE   ?= vipkeeper:$(VERSION)
 
-.PHONY: help build test lint fmt docs manifests e2e bench demo image clean
+.PHONY: help build test lint fmt fuzz docs manifests e2e bench demo image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -15,6 +15,10 @@ build: ## build bin/vipkeeper (static)
 
 test: lint ## vet, format check and unit tests (network-namespace tests run as root, skip otherwise)
 	$(GO) test -race -count=1 ./...
+
+FUZZTIME ?= 60s
+fuzz: ## fuzz the whole configuration path (flags + environment + file) for FUZZTIME (60s)
+	$(GO) test ./pkg/config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 
 lint: ## go vet and a gofmt check
 	$(GO) vet ./...
