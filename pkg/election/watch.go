@@ -18,15 +18,28 @@ import (
 // context adds a few seconds for the server to close it cleanly.
 const watchWindow = 30 * time.Second
 
-// watch feeds Lease changes to the observer until ctx ends, reconnecting
-// after errors (at the retry period) and when Reconnect is called.
+// errReconnected ends a watch that Reconnect replaced.
+var errReconnected = errors.New("lease watch: reconnecting")
+
+// watch feeds Lease changes to the observer and the watched copy until ctx
+// ends, reconnecting after errors (at the retry period) and when Reconnect
+// is called. A watch that ends cleanly (the server closed its window) is
+// replaced at once and was not blind: the new one starts with the Lease as
+// it is. A watch that failed may have missed changes: the node's clock
+// restarts at its next observation.
 func (e *Elector) watch(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := e.watchOnce(ctx)
+		e.watched.drop()
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errReconnected) {
+			continue // Reconnect already declared the node blind
+		}
 		if err != nil {
+			e.obs.blinded()
+			e.heard(false)
 			e.log.Debug("lease watch failed; retrying", "err", err, "in", e.cfg.RetryPeriod)
 			select {
 			case <-ctx.Done():
@@ -38,8 +51,8 @@ func (e *Elector) watch(ctx context.Context) {
 	}
 }
 
-func (e *Elector) watchOnce(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, watchWindow+5*time.Second)
+func (e *Elector) watchOnce(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, watchWindow+5*time.Second)
 	defer cancel()
 	// Reconnect cancels the request in every phase: dialing, waiting for
 	// the response headers on a dead connection, or streaming.
@@ -61,7 +74,7 @@ func (e *Elector) watchOnce(ctx context.Context) error {
 	if err != nil {
 		select {
 		case <-reconnected:
-			return nil // watch again at once
+			return errReconnected
 		default:
 			return err
 		}
@@ -70,20 +83,44 @@ func (e *Elector) watchOnce(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			select {
+			case <-reconnected:
+				return errReconnected
+			default:
+			}
+			if parent.Err() != nil {
+				return nil
+			}
+			// The server did not close the window: the connection is dead.
+			return errors.New("lease watch: the window overran")
 		case ev, ok := <-w.ResultChan():
 			if !ok {
 				return nil // the server ended the window; watch again
 			}
 			switch ev.Type {
 			case watch.Added, watch.Modified:
-				if l, ok := ev.Object.(*coordinationv1.Lease); ok && e.obs.see(l) {
-					signal(e.watchSaw)
+				if l, ok := ev.Object.(*coordinationv1.Lease); ok {
+					e.heard(true)
+					e.watched.set(l)
+					if e.obs.see(l) {
+						signal(e.watchSaw)
+					}
 				}
+			case watch.Deleted:
+				e.heard(true)
+				e.watched.drop()
 			case watch.Error:
 				return apiError(ev.Object)
 			}
 		}
+	}
+}
+
+// heard tells the watchdog, if anyone listens, whether the watch heard the
+// API server.
+func (e *Elector) heard(ok bool) {
+	if e.cfg.Heard != nil {
+		e.cfg.Heard(ok)
 	}
 }
 
