@@ -297,7 +297,6 @@ func TestBrokenWatchFallsBackToReading(t *testing.T) {
 	})
 }
 
-
 // TestStalledWatchCannotTakeRenewedLease: a watch that stops delivering
 // (a dead connection) makes the follower think the lease expired, but its
 // write is a compare-and-swap on the old version: it conflicts, the copy
