@@ -18,7 +18,7 @@ import (
 // controller. Both report to the services loop's inbox; the controller
 // hands the addresses it may bind to the keeper's.
 func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Guard, obs services.Observer,
-	log *slog.Logger) (*services.Controller, *election.Elector, error) {
+	heard func(ok bool), log *slog.Logger) (*services.Controller, *election.Elector, error) {
 	lease := services.NodeLeasePrefix + cfg.NodeName
 	nodeLease := election.New(election.Config{
 		LeaseName:      lease,
@@ -28,6 +28,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
 		Labels:         map[string]string{services.LabelRole: services.RoleNode},
+		Heard:          heard,
 	}, conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.services.NodeLeaseEvent,
 		log.With("lease", cfg.LeaseNamespace+"/"+lease))
 	ctrl, err := services.New(services.Config{
