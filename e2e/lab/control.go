@@ -209,7 +209,15 @@ var adminSubject = pkix.Name{CommonName: "vipkeeper-lab-admin", Organization: []
 
 // startAPIServer starts kube-apiserver and waits until it is ready.
 func (l *Lab) startAPIServer(ctx context.Context) error {
-	p, err := l.startProc("kube-apiserver", l.api, nil, l.onControlExit, l.apiserverBin, apiserverArgs(l.pki, l.Dir)...)
+	args := apiserverArgs(l.pki, l.Dir)
+	if l.opts.CountRequests {
+		audit, err := auditArgs(l.Dir)
+		if err != nil {
+			return err
+		}
+		args = append(args, audit...)
+	}
+	p, err := l.startProc("kube-apiserver", l.api, nil, l.onControlExit, l.apiserverBin, args...)
 	if err != nil {
 		return err
 	}

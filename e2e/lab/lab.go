@@ -46,6 +46,10 @@ type Options struct {
 	// NoControlPlaneVIP runs the daemons without --vip, so no control-plane
 	// election runs (services mode only); VIPs() is then empty.
 	NoControlPlaneVIP bool
+	// CountRequests makes the API server keep an audit log of the
+	// daemons' requests, from which APIRequests counts them (APICounts.Nodes).
+	// Only the tests that count turn it on.
+	CountRequests bool
 }
 
 func (o *Options) defaults() {
@@ -235,9 +239,6 @@ func (l *Lab) up(ctx context.Context) error {
 		if err := grantServices(ctx, l.admin, l.opts.LeaseNamespace); err != nil {
 			return err
 		}
-	}
-	if err := addFlowSchema(ctx, l.admin); err != nil {
-		return err
 	}
 	for i, role := range nodeRoles(l.opts.Nodes) {
 		n, err := l.addNode(i, role)
