@@ -63,8 +63,8 @@ type benchReport struct {
 	Prober  map[string]any `json:"prober"`
 	Rows    []benchRow     `json:"rows"`
 	// APILoad is the daemons' steady-state API load (scenario "api-load").
-	APILoad *steadyLoad `json:"api_load,omitempty"`
-	Results []measurement  `json:"results"`
+	APILoad *steadyLoad   `json:"api_load,omitempty"`
+	Results []measurement `json:"results"`
 }
 
 func TestBench(t *testing.T) {
