@@ -17,8 +17,10 @@ import (
 // instead of overwriting a newer renewal, and the conflict drops the copy
 // (the next read goes to the API server).
 //
-// The copy is valid from the first event of a watch until the watch ends
-// or fails, a write of ours fails, or the Lease is deleted. While it is
+// The copy is valid from the first event of a watch until the watch fails
+// (a watch whose window ended is replaced at once, and the copy stands
+// until the new one's first event), a write of ours fails, or the Lease is
+// deleted. While it is
 // not valid (before the watch is established, after it failed, without a
 // watch at all) the lock reads the API server, as client-go's own lock
 // does.

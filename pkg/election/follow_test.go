@@ -335,3 +335,29 @@ func TestStalledWatchCannotTakeRenewedLease(t *testing.T) {
 		stopHolder()
 	})
 }
+
+// TestBlindRestartsClock: once told the API server was unreachable (the
+// watchdog's verdict), a follower does not trust its silent watch: it
+// gives the holder a full lease duration from its next observation.
+func TestBlindRestartsClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cs := newAPI(heldLease("n1", time.Now())) // n1 renews no more
+		c := count(cs)
+		var s sink
+		cf := cfg
+		cf.Identity = "n2"
+		e := New(cf, c, c, s.notify, quiet())
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- e.Start(ctx) }()
+		time.Sleep(3 * time.Second)
+		blind := time.Now()
+		e.Blind()
+		took := waitElected(t, &s, blind, 4*cfg.LeaseDuration)
+		if took < cfg.LeaseDuration {
+			t.Errorf("elected %v after being told it was blind; want ≥ lease duration %v", took, cfg.LeaseDuration)
+		}
+		stop()
+		<-done
+	})
+}

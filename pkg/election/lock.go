@@ -34,8 +34,9 @@ import (
 // watch is observation, even a silent one (a crashed holder leaves it
 // silent for a whole lease duration; restarting the clock then would
 // double crash failover): reads served from the watched copy count as
-// reads. Blindness is declared instead by blind(): the watch failed, or
-// the watchdog found the API server unreachable.
+// reads. A failed watch is not blindness by itself either (the node reads
+// the API server again, and a gap in those reads is); the watchdog's
+// verdict that the API server is unreachable is (blinded).
 type observer struct {
 	now     func() time.Time
 	blind   time.Duration // a gap between reads longer than this restarts the clock
@@ -77,9 +78,9 @@ func (o *observer) see(l *coordinationv1.Lease) bool {
 	return true
 }
 
-// blinded says this node may have missed changes of the Lease (its watch
-// failed, or the API server was unreachable): its next observation
-// restarts its clock, as after a gap between reads.
+// blinded says this node may have missed changes of the Lease (the API
+// server was unreachable): its next observation restarts its clock, as
+// after a gap between reads.
 func (o *observer) blinded() {
 	o.mu.Lock()
 	o.wasBlind = o.version != ""

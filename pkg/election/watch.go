@@ -7,6 +7,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -24,22 +25,30 @@ var errReconnected = errors.New("lease watch: reconnecting")
 // watch feeds Lease changes to the observer and the watched copy until ctx
 // ends, reconnecting after errors (at the retry period) and when Reconnect
 // is called. A watch that ends cleanly (the server closed its window) is
-// replaced at once and was not blind: the new one starts with the Lease as
-// it is. A watch that failed may have missed changes: the node's clock
-// restarts at its next observation.
+// replaced at once: the new one starts with the Lease as it is, and the
+// copy stands meanwhile (a read served from it can only lead to a
+// compare-and-swap). A watch that failed may have missed changes: the copy
+// is dropped, so client-go's polls read the API server until a watch is
+// established again. That alone does not restart the node's clock: a
+// watch can fail while the API server answers reads (an API server whose
+// watch cache has seen no write for a while refuses new watches with "Too
+// large resource version" — just when a holder has crashed), and the
+// reads, with their own rule for gaps, are observation enough; a node
+// that cannot read either is blind by that rule, and by the watchdog's
+// verdict (Blind).
 func (e *Elector) watch(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := e.watchOnce(ctx)
-		e.watched.drop()
 		if ctx.Err() != nil {
+			e.watched.drop()
 			return
 		}
 		if errors.Is(err, errReconnected) {
-			continue // Reconnect already declared the node blind
+			continue // Reconnect already dropped the copy and declared the node blind
 		}
 		if err != nil {
-			e.obs.blinded()
-			e.heard(false)
+			e.watched.drop()
+			e.heard(answered(err))
 			e.log.Debug("lease watch failed; retrying", "err", err, "in", e.cfg.RetryPeriod)
 			select {
 			case <-ctx.Done():
@@ -126,7 +135,7 @@ func (e *Elector) heard(ok bool) {
 
 func apiError(obj interface{ GetObjectKind() schema.ObjectKind }) error {
 	if st, ok := obj.(*metav1.Status); ok {
-		return fmt.Errorf("lease watch: %s", st.Message)
+		return fmt.Errorf("lease watch: %w", &apierrors.StatusError{ErrStatus: *st})
 	}
 	return errors.New("lease watch: error event")
 }
