@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -81,17 +82,24 @@ func (e auditEvent) key() string {
 // request and by node, from the audit log at path. A missing log counts
 // nothing.
 func auditCounts(path string, at time.Time) (byRequest, byNode map[string]float64, err error) {
-	byRequest, byNode = map[string]float64{}, map[string]float64{}
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return byRequest, byNode, nil
+		return map[string]float64{}, map[string]float64{}, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
+	return countAudit(f, at)
+}
+
+// countAudit reads audit lines (JSON, one event a line) and counts the
+// requests received before at, once per auditID. Lines that are not
+// audit events are skipped.
+func countAudit(r io.Reader, at time.Time) (byRequest, byNode map[string]float64, err error) {
+	byRequest, byNode = map[string]float64{}, map[string]float64{}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20) // a line is ~1 KB; leave room
 	for sc.Scan() {
 		var e auditEvent
