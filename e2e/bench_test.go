@@ -36,6 +36,7 @@ var benchScenarios = []struct {
 	{"graceful", scenarioGraceful},
 	{"crash", func(t *testing.T, m *measurement) { scenarioCrash(t, m, 0) }},
 	{"api-outage", scenarioAPIOutage},
+	{"api-freeze", scenarioAPIFreeze},
 	{"api-partition", scenarioAPIPartition},
 	{"health-fail", scenarioHealthFail},
 }
