@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipkeeper/vipkeeper/e2e/lab"
 )
 
 // The failover benchmark (`make bench`): the suite's own scenarios, run N
@@ -34,6 +36,7 @@ var benchScenarios = []struct {
 	{"graceful", scenarioGraceful},
 	{"crash", func(t *testing.T, m *measurement) { scenarioCrash(t, m, 0) }},
 	{"api-outage", scenarioAPIOutage},
+	{"api-freeze", scenarioAPIFreeze},
 	{"api-partition", scenarioAPIPartition},
 	{"health-fail", scenarioHealthFail},
 }
@@ -60,7 +63,9 @@ type benchReport struct {
 	Lease   map[string]any `json:"lease"`
 	Prober  map[string]any `json:"prober"`
 	Rows    []benchRow     `json:"rows"`
-	Results []measurement  `json:"results"`
+	// APILoad is the daemons' steady-state API load (scenario "api-load").
+	APILoad *steadyLoad   `json:"api_load,omitempty"`
+	Results []measurement `json:"results"`
 }
 
 func TestBench(t *testing.T) {
@@ -85,6 +90,12 @@ func TestBench(t *testing.T) {
 		Lease:   map[string]any{"lease_duration": "5s", "renew_deadline": "3s", "retry_period": "1s"},
 		// The instruments' defaults (instruments/prober.go, monitor.go).
 		Prober: map[string]any{"interval": "20ms", "timeout": "100ms", "owner_sample_interval": "25ms"},
+	}
+	if only == nil || slices.Contains(only, "api-load") {
+		t.Run("api-load", func(t *testing.T) {
+			load := measureSteadyLoad(t)
+			report.APILoad = &load
+		})
 	}
 	for _, sc := range benchScenarios {
 		if only != nil && !slices.Contains(only, sc.name) {
@@ -186,6 +197,17 @@ func benchTable(r benchReport) string {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d/%d | %.0f | %.0f | %s | %.0f | %.0f (%d) |\n", row.Scenario, row.Runs, row.Passed,
 			row.Recovered, row.Runs, row.DowntimeMedianMS, row.DowntimeMaxMS, take, row.OverlapMaxMS, row.LostMedian, row.LostMax)
 	}
+	if a := r.APILoad; a != nil {
+		fmt.Fprintf(&b, "\nAPI load with nothing changing (audit log, %.0f s, three daemons): **%.2f requests/s** (budget ≤ %.1f)\n\n",
+			a.WindowS, a.PerSecond, steadyAPITarget)
+		b.WriteString("| source | requests/s |\n|---|---:|\n")
+		for _, k := range busiestKeys(a.ByRequest) {
+			fmt.Fprintf(&b, "| %s | %.2f |\n", k, a.ByRequest[k])
+		}
+		for _, k := range busiestKeys(a.ByNode) {
+			fmt.Fprintf(&b, "| node %s | %.2f |\n", k, a.ByNode[k])
+		}
+	}
 	return b.String()
 }
 
@@ -204,3 +226,6 @@ func machine() map[string]any {
 	}
 	return m
 }
+
+// busiestKeys are m's keys, busiest first.
+func busiestKeys(m map[string]float64) []string { return lab.APILoad{PerSecond: m}.Keys() }

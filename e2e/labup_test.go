@@ -17,7 +17,7 @@ import (
 // and serves the client, and that a node's identity can do what the daemon
 // needs and nothing more.
 func TestLabUp(t *testing.T) {
-	l := lab.Start(t, lab.Options{})
+	l := lab.Start(t, lab.Options{Audit: true})
 	for _, vip := range l.VIPs() {
 		owner := l.WaitOwner(vip, 20*time.Second)
 		who := l.WaitServed(vip, 20*time.Second)

@@ -3,54 +3,11 @@ package lab
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
-
-// NodeFlowSchema is the API Priority and Fairness FlowSchema the lab puts
-// every request of the node group (the daemons) in. It sends them to the
-// priority level they would use anyway (global-default), so nothing about
-// how they are served changes, but the API server then counts them apart
-// from its own loopback traffic and the test's:
-// apiserver_flowcontrol_dispatched_requests_total{flow_schema=NodeFlowSchema}
-// is exactly vipkeeper's request count, which apiserver_request_total
-// (labelled by verb and resource, not by user) cannot give.
-const NodeFlowSchema = "vipkeeper-lab-nodes"
-
-// addFlowSchema creates NodeFlowSchema. Its precedence (1000) puts it
-// before the suggested global-default (9900) and after the mandatory and
-// system schemas, none of which matches the node group.
-func addFlowSchema(ctx context.Context, c kubernetes.Interface) error {
-	all := []string{"*"}
-	fs := &flowcontrolv1.FlowSchema{
-		ObjectMeta: metav1.ObjectMeta{Name: NodeFlowSchema},
-		Spec: flowcontrolv1.FlowSchemaSpec{
-			PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: "global-default"},
-			MatchingPrecedence:         1000,
-			DistinguisherMethod:        &flowcontrolv1.FlowDistinguisherMethod{Type: flowcontrolv1.FlowDistinguisherMethodByUserType},
-			Rules: []flowcontrolv1.PolicyRulesWithSubjects{{
-				Subjects: []flowcontrolv1.Subject{{Kind: flowcontrolv1.SubjectKindGroup, Group: &flowcontrolv1.GroupSubject{Name: NodeGroup}}},
-				ResourceRules: []flowcontrolv1.ResourcePolicyRule{{
-					Verbs: all, APIGroups: all, Resources: all, ClusterScope: true, Namespaces: []string{flowcontrolv1.NamespaceEvery},
-				}},
-				NonResourceRules: []flowcontrolv1.NonResourcePolicyRule{{Verbs: all, NonResourceURLs: all}},
-			}},
-		},
-	}
-	_, err := c.FlowcontrolV1().FlowSchemas().Create(ctx, fs, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create flowschema %s: %w", NodeFlowSchema, err)
-	}
-	return nil
-}
 
 // APICounts is one scrape of the API server's request counters.
 type APICounts struct {
@@ -61,19 +18,39 @@ type APICounts struct {
 	// every client: the daemons, the API server's own loopback controllers
 	// and the test. Non-resource requests (/metrics, /readyz) are left out.
 	Requests map[string]float64
-	// Nodes is apiserver_flowcontrol_dispatched_requests_total of
-	// NodeFlowSchema: every request of the daemons, and only theirs.
+	// Nodes is every request of the daemons, and only theirs, resource and
+	// non-resource alike, from the audit log (Options.Audit; 0
+	// without it).
 	Nodes float64
+	// NodeRequests are the daemons' requests by "verb resource" or "verb
+	// /path" (audit verbs: get, update, watch, …), from the audit log.
+	NodeRequests map[string]float64
+	// ByNode are the daemons' requests by node name, from the audit log.
+	ByNode map[string]float64
 }
 
-// APIRequests scrapes the API server's /metrics with the admin client.
-// The scrape itself is a non-resource GET: it counts in neither field.
+// APIRequests scrapes the API server's /metrics with the admin client and
+// counts the daemons' requests in the audit log. The scrape itself is a
+// non-resource GET of the admin: it counts nowhere.
 func (l *Lab) APIRequests(ctx context.Context) (APICounts, error) {
 	body, err := l.admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return APICounts{}, fmt.Errorf("scrape kube-apiserver /metrics: %w", err)
 	}
-	return parseAPICounts(string(body), time.Now())
+	c, err := parseAPICounts(string(body), time.Now())
+	if err != nil {
+		return c, err
+	}
+	if !l.opts.Audit {
+		return c, nil
+	}
+	if c.NodeRequests, c.ByNode, err = auditCounts(filepath.Join(l.Dir, "audit.log"), c.At); err != nil {
+		return c, fmt.Errorf("count the daemons' requests in the audit log: %w", err)
+	}
+	for _, v := range c.NodeRequests {
+		c.Nodes += v
+	}
+	return c, nil
 }
 
 // parseAPICounts reads the two counters of APICounts from Prometheus text
@@ -97,10 +74,6 @@ func parseAPICounts(body string, at time.Time) (APICounts, error) {
 				key += "/" + sub
 			}
 			c.Requests[key] += value
-		case "apiserver_flowcontrol_dispatched_requests_total":
-			if labels["flow_schema"] == NodeFlowSchema {
-				c.Nodes += value
-			}
 		}
 	}
 	if !sawRequests {
@@ -178,9 +151,12 @@ func unquote(s string) (val, rest string, ok bool) {
 // APILoad is the request rate between two scrapes.
 type APILoad struct {
 	Window time.Duration
-	// NodesPerSecond is the daemons' rate (NodeFlowSchema): the figure to
+	// NodesPerSecond is the daemons' rate (the audit log): the figure to
 	// hold against a target.
 	NodesPerSecond float64
+	// NodeRequests and ByNode are the daemons' rates by request and by
+	// node (see APICounts).
+	NodeRequests, ByNode map[string]float64
 	// PerSecond is every client's rate by "VERB resource" (see
 	// APICounts.Requests); keys with no requests in the window are left out.
 	PerSecond map[string]float64
@@ -197,6 +173,7 @@ func (c APICounts) Since(before APICounts) APILoad {
 	}
 	secs := w.Seconds()
 	load.NodesPerSecond = (c.Nodes - before.Nodes) / secs
+	load.NodeRequests, load.ByNode = rates(c.NodeRequests, before.NodeRequests, secs), rates(c.ByNode, before.ByNode, secs)
 	for k, v := range c.Requests {
 		if d := v - before.Requests[k]; d > 0 {
 			load.PerSecond[k] = d / secs
@@ -207,26 +184,11 @@ func (c APICounts) Since(before APICounts) APILoad {
 }
 
 // Keys are PerSecond's keys, busiest first.
-func (a APILoad) Keys() []string {
-	keys := slices.Sorted(maps.Keys(a.PerSecond))
-	slices.SortStableFunc(keys, func(x, y string) int {
-		switch {
-		case a.PerSecond[x] > a.PerSecond[y]:
-			return -1
-		case a.PerSecond[x] < a.PerSecond[y]:
-			return 1
-		}
-		return 0
-	})
-	return keys
-}
+func (a APILoad) Keys() []string { return busiest(a.PerSecond) }
 
-// String is "daemons R req/s; all clients T req/s: VERB resource r, …",
-// busiest first.
+// String is "daemons R req/s (by request: …; by node: …); all clients T
+// req/s: VERB resource r, …", busiest first.
 func (a APILoad) String() string {
-	var parts []string
-	for _, k := range a.Keys() {
-		parts = append(parts, fmt.Sprintf("%s %.2f", k, a.PerSecond[k]))
-	}
-	return fmt.Sprintf("daemons %.2f req/s; all clients %.2f req/s: %s", a.NodesPerSecond, a.TotalPerSecond, strings.Join(parts, ", "))
+	return fmt.Sprintf("daemons %.2f req/s (by request: %s; by node: %s); all clients %.2f req/s: %s",
+		a.NodesPerSecond, formatRates(a.NodeRequests), formatRates(a.ByNode), a.TotalPerSecond, formatRates(a.PerSecond))
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -242,7 +243,7 @@ var adminSubject = pkix.Name{CommonName: "vipkeeper-lab-admin", Organization: []
 func (l *Lab) startAPIServer(ctx context.Context) error {
 	args := apiserverArgs(l.pki, l.Dir)
 	if l.opts.Audit {
-		audit, err := l.auditArgs()
+		audit, err := auditArgs(l.Dir)
 		if err != nil {
 			return err
 		}
@@ -277,6 +278,24 @@ func (l *Lab) StartAPIServer() {
 	}
 	if err := l.startAPIServer(context.Background()); err != nil {
 		l.t.Fatalf("start kube-apiserver: %v", err)
+	}
+}
+
+// FreezeAPIServer stops kube-apiserver with SIGSTOP: its connections stay
+// open and nothing answers on them, as with a hung server or a dead path
+// that drops packets silently. ThawAPIServer resumes it.
+func (l *Lab) FreezeAPIServer() {
+	l.t.Helper()
+	if err := l.apiServer().signal(syscall.SIGSTOP); err != nil {
+		l.t.Fatalf("freeze kube-apiserver: %v", err)
+	}
+}
+
+// ThawAPIServer resumes a frozen kube-apiserver (SIGCONT).
+func (l *Lab) ThawAPIServer() {
+	l.t.Helper()
+	if err := l.apiServer().signal(syscall.SIGCONT); err != nil {
+		l.t.Fatalf("thaw kube-apiserver: %v", err)
 	}
 }
 

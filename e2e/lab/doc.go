@@ -17,8 +17,9 @@
 // ServicePool4 (192.0.2.128/26) and ServicePool6 (2001:db8::1:0/118), both on
 // the nodes' link; the API server's service range is dual-stack
 // (198.51.100.0/24, 2001:db8:ffff::/112) and EndpointSlices the tests write
-// use 203.0.113.0/24. A FlowSchema (NodeFlowSchema) lets APIRequests count
-// the daemons' requests apart from everyone else's.
+// use 203.0.113.0/24. With Options.Audit the API server keeps an
+// audit log of the daemons' requests (audit.go), from which APIRequests
+// counts them apart from everyone else's, non-resource ones included.
 //
 // A Lab is created with Start and torn down by t.Cleanup, by the SIGINT and
 // SIGTERM handler that Main installs, and — after a crash or a test timeout

@@ -62,12 +62,17 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	if err != nil {
 		return nil, flagError(cfg, err)
 	}
-	el := election.New(leaseConfig(cfg, obs.metrics), conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.keeper.Notify, log)
+	// The elections' answers are the watchdog's evidence; the watchdog is
+	// built after them (its reactions restart them) and before anything
+	// starts.
+	var wd *watchdog.Watchdog
+	heard := func(ok bool) { wd.Heard(ok) }
+	el := election.New(leaseConfig(cfg, obs.metrics, heard), conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.keeper.Notify, log)
 	outage := watchdog.Reactions{Conns: conn, Elections: []watchdog.Campaign{el}, Report: to.apiReachable()}
 	var svcComponents []func(context.Context) error
 	var draining []func()
 	if cfg.Services {
-		svc, nodeLease, err := newServices(cfg, conn, to, grd, obs.metrics, log)
+		svc, nodeLease, err := newServices(cfg, conn, to, grd, obs.metrics, heard, log)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +80,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		svcComponents = append(svcComponents, servicesStart(cfg, conn, svc, log))
 		draining = append(draining, to.services.Drain)
 	}
-	wd := watchdog.New(watchdogConfig(cfg), conn.Readyz, outage, log)
+	wd = watchdog.New(watchdogConfig(cfg), conn.Readyz, outage, log)
 	k := keeper.New(keeperConfig(cfg), keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd},
 		Elect: obs.elect(el.Start), Observer: obs.observer()}, to.keeper, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
 	if err := obs.watch(to.keeper, wd, ann, grd); err != nil {
@@ -96,7 +101,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 }
 
 // leaseConfig is the control-plane Lease's election.
-func leaseConfig(cfg *config.Config, obs election.Observer) election.Config {
+func leaseConfig(cfg *config.Config, obs election.Observer, heard func(ok bool)) election.Config {
 	return election.Config{
 		LeaseName:      cfg.LeaseName,
 		LeaseNamespace: cfg.LeaseNamespace,
@@ -105,6 +110,7 @@ func leaseConfig(cfg *config.Config, obs election.Observer) election.Config {
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
 		Observer:       obs,
+		Heard:          heard,
 	}
 }
 
@@ -174,14 +180,22 @@ func probeAnswers(ctx context.Context, g *guard.Guard, addrs []netip.Addr, wait 
 // then win the clients over.
 const probeBudget = time.Second
 
-// watchdogConfig paces the API probe from the lease timings: twice per
-// retry period, within 200ms to 1s, so an outage is known well before the
-// holder's safety deadline. Two failures in a row make the API unreachable,
-// since one lost probe is noise; the same count paces every further
-// failover (see pkg/watchdog).
+// watchdogConfig paces the API watchdog from the lease timings: a verdict
+// twice per retry period, within 200ms to 1s. Two failed probes in a row
+// make the API unreachable, since one lost probe is noise; the same count
+// paces every further failover (see pkg/watchdog). The daemon's own Lease
+// traffic stands in for the probes while it is fresh, for as long as an
+// API server that hangs right after a renewal's answer is still judged
+// unreachable before the holder's deadline: the budget is the lease
+// duration less the safety margin and the slowest answer a renewal may
+// get (renew deadline / 2, the lease client's timeout). See
+// docs/safety.md, "Knowing the API server is unreachable".
 func watchdogConfig(cfg *config.Config) watchdog.Config {
+	const failAfter = 2
 	interval := min(max(cfg.RetryPeriod/2, 200*time.Millisecond), time.Second)
-	return watchdog.Config{Interval: interval, Timeout: min(interval, cfg.RenewDeadline/2), FailAfter: 2}
+	budget := cfg.LeaseDuration - cfg.SafetyMargin - cfg.RenewDeadline/2
+	return watchdog.Config{Interval: interval, Timeout: min(interval, cfg.RenewDeadline/2), FailAfter: failAfter,
+		Fresh: watchdog.EvidenceWindow(cfg.RetryPeriod, interval, failAfter, budget)}
 }
 
 // run blocks until ctx ends (a signal) or a component fails. The keeper

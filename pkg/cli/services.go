@@ -20,7 +20,7 @@ import (
 // controller. Both report to the services loop's inbox; the controller
 // hands the addresses it may bind to the keeper's.
 func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Guard, obs services.Observer,
-	log *slog.Logger) (*services.Controller, *election.Elector, error) {
+	heard func(ok bool), log *slog.Logger) (*services.Controller, *election.Elector, error) {
 	own, err := vip.ForeignAddrs(cfg.Interface)
 	if err != nil {
 		return nil, nil, &config.Error{Source: cfg.Source("interface"), Err: err}
@@ -34,6 +34,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
 		Labels:         map[string]string{services.LabelRole: services.RoleNode},
+		Heard:          heard,
 	}, conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.services.NodeLeaseEvent,
 		log.With("lease", cfg.ServicesLeaseNamespace()+"/"+lease))
 	ctrl, err := services.New(services.Config{

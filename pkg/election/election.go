@@ -67,6 +67,11 @@ type Config struct {
 	// Observer, if not nil, is told about every write of the Lease that
 	// names this node (an acquisition or a renewal attempt).
 	Observer Observer
+	// Heard, if not nil, is told whether the API server answered, for
+	// every request of this election and every event its watch delivers:
+	// the watchdog's evidence (watchdog.Watchdog.Heard). It is called from
+	// client-go's goroutines and must be fast.
+	Heard func(ok bool)
 }
 
 // Observer times the Lease writes (pkg/metrics). It is called from
@@ -83,7 +88,9 @@ type Observer interface {
 // Followers do not wait for client-go's next poll (every 1–2.2 retry
 // periods): a watch on the Lease tells them at once when it is released,
 // and a timer fires when it expires by their own observation; either starts
-// a fresh attempt immediately.
+// a fresh attempt immediately. While the watch is healthy client-go's
+// polls are served from the Lease it delivered, so a follower makes no
+// request at all (see watched).
 type Elector struct {
 	cfg     Config
 	leases  coordinationv1client.LeasesGetter
@@ -92,6 +99,7 @@ type Elector struct {
 	log     *slog.Logger
 	now     func() time.Time
 	obs     *observer
+	watched *watched // nil without a watch
 
 	kick      chan struct{} // try now, if not leading
 	watchSaw  chan struct{} // the watch saw the Lease change
@@ -124,6 +132,9 @@ func New(cfg Config, leases, watches coordinationv1client.LeasesGetter, notify f
 	// with jitter) and a read takes at most renew-deadline/2; a longer gap
 	// means this node was cut off.
 	e.obs = newObserver(func() time.Time { return e.now() }, 3*cfg.RetryPeriod+cfg.RenewDeadline/2)
+	if watches != nil {
+		e.watched = &watched{}
+	}
 	return e
 }
 
@@ -145,7 +156,22 @@ func (e *Elector) SetCandidate(ok bool) {
 func (e *Elector) Kick() { signal(e.kick) }
 
 // Reconnect restarts the Lease watch, e.g. after the API server came back.
-func (e *Elector) Reconnect() { signal(e.reconnect) }
+// The node may have missed changes meanwhile: its clock restarts at its
+// next observation.
+func (e *Elector) Reconnect() {
+	e.Blind()
+	signal(e.reconnect)
+}
+
+// Blind says the API server is unreachable from this node (the watchdog's
+// verdict): a silent watch proves nothing now, so reads go to the API
+// server again, and the node's clock restarts at its next observation — a
+// holder riding the outage then has a full lease duration to renew after
+// it.
+func (e *Elector) Blind() {
+	e.watched.drop()
+	e.obs.blinded()
+}
 
 func signal(c chan struct{}) {
 	select {
@@ -262,6 +288,8 @@ func (e *Elector) electionConfig(term uint64) leaderelection.LeaderElectionConfi
 			obs:           e.obs,
 			now:           e.now,
 			observer:      e.cfg.Observer,
+			watched:       e.watched,
+			heard:         e.cfg.Heard,
 			onWrite:       func(at time.Time) { e.notify(Event{Kind: Renewed, Term: term, At: at}) },
 		},
 		LeaseDuration:   e.cfg.LeaseDuration,

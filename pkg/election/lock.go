@@ -9,6 +9,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -29,7 +30,13 @@ import (
 // that time either, so silence proves nothing. Its first read after such a
 // gap counts as a change, which restarts its clock. That way, after an
 // outage, the holder — riding through it — renews its own lease instead of
-// losing a race to a follower that merely saw no renewals.
+// losing a race to a follower that merely saw no renewals. A healthy
+// watch is observation, even a silent one (a crashed holder leaves it
+// silent for a whole lease duration; restarting the clock then would
+// double crash failover): reads served from the watched copy count as
+// reads. A failed watch is not blindness by itself either (the node reads
+// the API server again, and a gap in those reads is); the watchdog's
+// verdict that the API server is unreachable is (blinded).
 type observer struct {
 	now     func() time.Time
 	blind   time.Duration // a gap between reads longer than this restarts the clock
@@ -41,6 +48,7 @@ type observer struct {
 	changedAt time.Time // local time the Lease last changed
 	lastRead  time.Time // local time of the last successful read or write
 	epoch     int       // counts clock restarts
+	wasBlind  bool      // the next observation restarts the clock
 }
 
 func newObserver(now func() time.Time, blind time.Duration) *observer {
@@ -51,8 +59,8 @@ func newObserver(now func() time.Time, blind time.Duration) *observer {
 func (o *observer) see(l *coordinationv1.Lease) bool {
 	o.mu.Lock()
 	now := o.now()
-	gap := !o.lastRead.IsZero() && now.Sub(o.lastRead) > o.blind
-	o.lastRead = now
+	gap := o.wasBlind || !o.lastRead.IsZero() && now.Sub(o.lastRead) > o.blind
+	o.lastRead, o.wasBlind = now, false
 	if gap {
 		o.epoch++
 	}
@@ -68,6 +76,15 @@ func (o *observer) see(l *coordinationv1.Lease) bool {
 	o.mu.Unlock()
 	signal(o.changed)
 	return true
+}
+
+// blinded says this node may have missed changes of the Lease (the API
+// server was unreachable): its next observation restarts its clock, as
+// after a gap between reads.
+func (o *observer) blinded() {
+	o.mu.Lock()
+	o.wasBlind = o.version != ""
+	o.mu.Unlock()
 }
 
 // state returns the last seen holder and when the lease expires for us;
@@ -99,7 +116,9 @@ func (o *observer) restarts() int {
 //     sees it, so client-go's own check never expires a lease earlier than
 //     the configured, millisecond-precise duration;
 //   - the start time of every successful write that names us is reported:
-//     the anchor of the holder's own safety deadline.
+//     the anchor of the holder's own safety deadline;
+//   - while the watch is healthy, a follower's reads are served from the
+//     Lease the watch last delivered (see watched): no request.
 type leaseLock struct {
 	meta          metav1.ObjectMeta
 	client        coordinationv1client.LeasesGetter
@@ -109,6 +128,8 @@ type leaseLock struct {
 	now           func() time.Time
 	onWrite       func(start time.Time)
 	observer      Observer // may be nil
+	watched       *watched // nil: no watch, always read the API server
+	heard         func(ok bool)
 
 	mu    sync.Mutex // guards lease
 	lease *coordinationv1.Lease
@@ -124,7 +145,7 @@ func (l *leaseLock) Describe() string { return l.meta.Namespace + "/" + l.meta.N
 func (l *leaseLock) RecordEvent(string) {}
 
 func (l *leaseLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
-	lease, err := l.client.Leases(l.meta.Namespace).Get(ctx, l.meta.Name, metav1.GetOptions{})
+	lease, err := l.read(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,6 +173,51 @@ func (l *leaseLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord
 	return rec, raw, nil
 }
 
+// read returns the watched copy of the Lease when there is one and neither
+// it nor our last write names us, and otherwise reads the API server. A
+// holder reads only on client-go's slow path (its renewals are written
+// blind, from its last write), and that read must see its own latest
+// write, which the watch may not have delivered yet.
+func (l *leaseLock) read(ctx context.Context) (*coordinationv1.Lease, error) {
+	if w := l.watched.get(); w != nil && !names(w, l.identity) {
+		l.mu.Lock()
+		last := l.lease
+		l.mu.Unlock()
+		if last == nil || !names(last, l.identity) {
+			return w, nil
+		}
+	}
+	lease, err := l.client.Leases(l.meta.Namespace).Get(ctx, l.meta.Name, metav1.GetOptions{})
+	l.hear(err)
+	return lease, err
+}
+
+func names(l *coordinationv1.Lease, id string) bool {
+	return l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == id
+}
+
+// hear tells the watchdog whether a request got an answer.
+func (l *leaseLock) hear(err error) {
+	if l.heard != nil {
+		l.heard(answered(err))
+	}
+}
+
+// answered says whether err (nil included) came with an answer from the
+// API server: a refusal such as NotFound or Conflict is an answer; a
+// timeout, a dropped connection or a server error (5xx) is not.
+func answered(err error) bool {
+	if err == nil {
+		return true
+	}
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		code := st.Status().Code
+		return code > 0 && code < 500 // a 5xx says the server is not serving
+	}
+	return false
+}
+
 func (l *leaseLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	start := l.now()
 	lease, err := l.client.Leases(l.meta.Namespace).Create(ctx, &coordinationv1.Lease{
@@ -159,7 +225,9 @@ func (l *leaseLock) Create(ctx context.Context, ler resourcelock.LeaderElectionR
 		Spec:       resourcelock.LeaderElectionRecordToLeaseSpec(&ler),
 	}, metav1.CreateOptions{})
 	l.observe(start, err)
+	l.hear(err)
 	if err != nil {
+		l.watched.drop()
 		return err
 	}
 	l.wrote(start, lease)
@@ -180,7 +248,10 @@ func (l *leaseLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	if ler.HolderIdentity == l.identity { // not the release
 		l.observe(start, err)
 	}
+	l.hear(err)
 	if err != nil {
+		// A conflict means our copy was old: read the API server next.
+		l.watched.drop()
 		return err
 	}
 	l.wrote(start, lease)

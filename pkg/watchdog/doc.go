@@ -1,7 +1,15 @@
-// Package watchdog tells whether the API server answers, from a client of
-// its own with a short timeout, and is the one place of the daemon's
-// API-outage policy: when to leave the API server in use, when and how to
-// heal after an outage, and whom to tell.
+// Package watchdog tells whether the API server answers and is the one
+// place of the daemon's API-outage policy: when to leave the API server in
+// use, when and how to heal after an outage, and whom to tell.
+//
+// It listens before it speaks: the daemon's own Lease traffic (the
+// holder's renewals, the Lease watches' events, one per retry period while
+// a holder is named) is its evidence, and only when that is missing, stale
+// or a failure does it probe /readyz, from a client of its own with a
+// short timeout. How stale evidence may get is bounded so that an API
+// server that hangs is still judged unreachable before a holder's deadline
+// (EvidenceWindow; docs/safety.md). When the API becomes unreachable the
+// elections are told they are blind (a silent watch proves nothing then).
 //
 // While the API server does not answer, the daemon leaves it for the next
 // --api-server: once when FailAfter probes in a row have failed (the API is

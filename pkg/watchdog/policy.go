@@ -70,15 +70,24 @@ type conns interface {
 // Campaign is a Lease election to restart after an outage:
 // election.Elector.
 type Campaign interface {
+	// Blind says the API server is unreachable: the election's silent
+	// watch proves nothing until it comes back.
+	Blind()
 	// Reconnect restarts the Lease watch.
 	Reconnect()
 	// Kick campaigns now rather than at the next retry.
 	Kick()
 }
 
-// do performs a: heal (connections first, so the restarted watches and
-// campaigns dial afresh), fail over, then report.
+// do performs a: blind the elections when the API went away; heal
+// (connections first, so the restarted watches and campaigns dial
+// afresh); fail over; then report.
 func (r Reactions) do(a action) {
+	if a.change == wentDown {
+		for _, e := range r.Elections {
+			e.Blind()
+		}
+	}
 	if a.heal {
 		if r.Conns != nil {
 			r.Conns.CloseIdleConnections()

@@ -85,6 +85,7 @@ type fakeElection struct {
 	name string
 }
 
+func (e fakeElection) Blind()     { e.r.add("blind " + e.name) }
 func (e fakeElection) Reconnect() { e.r.add("reconnect " + e.name) }
 func (e fakeElection) Kick()      { e.r.add("kick " + e.name) }
 
@@ -107,8 +108,8 @@ func TestReactions(t *testing.T) {
 		want []string
 	}{
 		{"nothing", action{}, nil},
-		{"down", action{change: wentDown, failover: true}, []string{
-			"failover", "report metrics up=false", "report keeper up=false", "report services up=false"}},
+		{"down: elections blinded first", action{change: wentDown, failover: true}, []string{
+			"blind lease", "blind node", "failover", "report metrics up=false", "report keeper up=false", "report services up=false"}},
 		{"further failover", action{failover: true}, []string{"failover"}},
 		{"back: connections, then elections, then reports", action{change: cameBack, heal: true}, []string{
 			"close idle", "reconnect lease", "kick lease", "reconnect node", "kick node",
@@ -159,7 +160,7 @@ func TestWatchdogReacts(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []string{
-			"failover", "report up=false", // second failure
+			"blind lease", "failover", "report up=false", // second failure
 			"failover",                                                      // fourth
 			"close idle", "reconnect lease", "kick lease", "report up=true", // back
 		}
