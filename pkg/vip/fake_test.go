@@ -20,14 +20,15 @@ type call struct {
 // fakeNetlink is an in-memory interface table. Its zero value is not usable;
 // use newFake.
 type fakeNetlink struct {
-	mu     sync.Mutex // guards the fields below
-	links  map[string]int
-	addrs  map[int][]kernelAddr
-	adds   []call
-	dels   []call
-	addErr map[netip.Addr]error // returned by AddrAdd instead of adding
-	delErr map[netip.Addr]error // returned by AddrDel instead of deleting
-	nlists int
+	mu       sync.Mutex // guards the fields below
+	links    map[string]int
+	addrs    map[int][]kernelAddr
+	adds     []call
+	dels     []call
+	replaces []call
+	addErr   map[netip.Addr]error // returned by AddrAdd instead of adding
+	delErr   map[netip.Addr]error // returned by AddrDel instead of deleting
+	nlists   int
 
 	// events hands out address subscriptions; AddrSubscribe is its
 	// Subscribe.
@@ -134,4 +135,19 @@ func (f *fakeNetlink) calls() (adds, dels []call) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]call(nil), f.adds...), append([]call(nil), f.dels...)
+}
+
+func (f *fakeNetlink) AddrReplace(index int, a kernelAddr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replaces = append(f.replaces, call{index, a})
+	for i, have := range f.addrs[index] {
+		if have.Prefix == a.Prefix {
+			f.addrs[index][i] = a
+			return nil
+		}
+	}
+	// The kernel re-creates it (see TestIntegrationKernelLifetimeFacts).
+	f.addrs[index] = append(f.addrs[index], a)
+	return nil
 }
