@@ -20,6 +20,10 @@
 //     server is unreachable, and for one renew deadline after it comes
 //     back, to renew; it yields to any host that claims an address on the
 //     wire meanwhile;
+//   - the lifetime of the addresses (Lifetime): the kernel removes them by
+//     the holder's deadline on its own, so a frozen or dead daemon cannot
+//     keep them; a ride extends the lifetime on each of the live loop's
+//     ticks, and ends where the last extension does;
 //   - a claim seen on the wire: kept (and announced over) only while the
 //     holder's lease is valid and the address is held under the current
 //     term; otherwise the holder yields;
