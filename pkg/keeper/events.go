@@ -34,6 +34,9 @@ func (e electionEvent) apply(ctx context.Context, k *Keeper) {
 			k.check(ctx, ReasonLeaseLost)
 		}
 	case tenure.Renewed:
+		if k.bound {
+			k.refresh(ctx)
+		}
 		k.armRecheck()
 		if k.tenure.Leading() && !k.ridingSince.IsZero() {
 			k.log.Info("lease renewed; no longer riding through", "rode_through", k.now().Sub(k.ridingSince).Round(time.Millisecond))

@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/tenure"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // binder owns the node's VIP addresses (pkg/vip).
 type binder interface {
-	// Set replaces the desired addresses and applies them to the kernel
-	// now, returning the ones it added.
-	Set(ctx context.Context, addrs []netip.Addr) ([]netip.Addr, error)
+	// Set replaces the desired addresses and their deadlines and applies
+	// them to the kernel now (adding what is missing, refreshing the
+	// lifetimes of what is there), returning the ones it added.
+	Set(ctx context.Context, want []vip.Want) ([]netip.Addr, error)
 }
 
 // announcer sends gratuitous ARP and unsolicited NA (pkg/announce).
@@ -66,6 +68,9 @@ type Config struct {
 	// ProbeWait is how long one pre-bind probe round waits for answers;
 	// ProbeBudget bounds all rounds (then we bind and announce anyway).
 	ProbeWait, ProbeBudget time.Duration
+	// Lateness is how late the kernel may remove an expired address
+	// (vip.Config.Lateness); it paces the refreshes of a ride.
+	Lateness time.Duration
 	// Healthy is the node's health before the first report.
 	Healthy bool
 	// ReleaseTimeout bounds how long shutdown waits for the election to
@@ -82,6 +87,7 @@ func (c Config) rules() tenure.Config {
 		RenewDeadline: c.RenewDeadline,
 		Hold:          c.OnOutage == Hold,
 		ProbeBudget:   c.ProbeBudget,
+		Lateness:      c.Lateness,
 	}
 }
 
@@ -124,6 +130,7 @@ type Keeper struct {
 	// svc is the Service VIPs the services controller may bind now
 	// (SetServiceVIPs); bound only while the node is healthy.
 	svc       []netip.Addr
+	svcUntil  time.Time    // the deadline of svc: the node Lease's, from the services controller
 	announced []netip.Addr // the set last handed to the announcer and guard
 }
 
