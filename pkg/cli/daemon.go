@@ -122,6 +122,7 @@ func keeperConfig(cfg *config.Config) keeper.Config {
 		OnOutage:      keeper.OutagePolicy(cfg.APIOutage),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
+		Lateness:      vip.DefaultLateness,
 		// With checks configured, a node earns its candidacy with
 		// --health-rise good probes; without, only the link decides.
 		Healthy: len(cfg.Health.Checks) == 0,

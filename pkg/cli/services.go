@@ -12,6 +12,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/services"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // newServices wires services mode: this node's own Lease and the
@@ -41,6 +42,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		Hold:          cfg.APIOutage == string(keeper.Hold),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
+		Lateness:      vip.DefaultLateness,
 		Healthy:       len(cfg.Health.Checks) == 0,
 	}, services.Deps{
 		Client:    conn.Services.Writes,

@@ -38,7 +38,7 @@ type fakeBinder struct {
 	set []netip.Addr
 }
 
-func (b *fakeBinder) SetServiceVIPs(_ context.Context, addrs []netip.Addr) error {
+func (b *fakeBinder) SetServiceVIPs(_ context.Context, addrs []netip.Addr, _ time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.set = slices.Clone(addrs)

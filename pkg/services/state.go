@@ -25,6 +25,7 @@ type state struct {
 	pendingSet *informerSet // a restarted set waiting for its first lists
 
 	bound      []netip.Addr // what the binder was last given
+	boundUntil time.Time    // and their deadline
 	binderDown bool         // the binder refused the last set: we are shutting down
 	probing    bool         // a pre-bind probe is under way
 
