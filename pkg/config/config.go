@@ -13,6 +13,7 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -241,6 +242,20 @@ const minLeaseDuration = time.Second
 // room to spare.
 const minSafetyMargin = 100 * time.Millisecond
 
+// validateFence rejects timings the kernel cannot enforce: every address
+// gets a valid lifetime of ⌊lease − margin − lateness⌋ whole seconds at a
+// renewal at best, and that must be at least a second (the kernel refuses
+// 0) more than a retry period, so that the next renewal refreshes it before
+// it runs out (docs/safety.md).
+func (c *Config) validateFence() error {
+	least := time.Second + c.RetryPeriod
+	if left := c.LeaseDuration - c.SafetyMargin - vip.DefaultLateness; left < least {
+		return bad("lease-duration", "%v − --safety-margin %v − the kernel's lateness %v leaves %v of address lifetime; it must be at least 1s + --retry-period (%v): raise --lease-duration to %v or more (docs/safety.md)",
+			c.LeaseDuration, c.SafetyMargin, vip.DefaultLateness, left, least, (least + c.SafetyMargin + vip.DefaultLateness).Round(time.Millisecond))
+	}
+	return nil
+}
+
 func (c *Config) validate() error {
 	if strings.TrimSpace(c.NodeName) == "" {
 		return bad("node-name", "must not be empty")
@@ -302,6 +317,9 @@ func (c *Config) validate() error {
 	if c.RenewDeadline+c.SafetyMargin >= c.LeaseDuration {
 		return bad("renew-deadline", "%v + --safety-margin %v must be less than --lease-duration %v: a holder that cannot renew must be gone before a follower can take the lease (docs/safety.md)",
 			c.RenewDeadline, c.SafetyMargin, c.LeaseDuration)
+	}
+	if err := c.validateFence(); err != nil {
+		return err
 	}
 	switch c.APIOutage {
 	case "hold", "release":

@@ -145,9 +145,9 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name: "milliseconds",
-			args: append([]string{"--lease-duration", "1500ms", "--renew-deadline", "1000ms", "--retry-period", "250ms", "--safety-margin", "200ms"}, minimal...),
+			args: append([]string{"--lease-duration", "2950ms", "--renew-deadline", "1000ms", "--retry-period", "250ms", "--safety-margin", "200ms"}, minimal...),
 			want: func(c *Config) {
-				c.LeaseDuration = 1500 * time.Millisecond
+				c.LeaseDuration = 2950 * time.Millisecond
 				c.RenewDeadline = time.Second
 				c.RetryPeriod = 250 * time.Millisecond
 				c.SafetyMargin = 200 * time.Millisecond
@@ -250,6 +250,7 @@ func TestLoadErrors(t *testing.T) {
 		{"lease <= renew", append([]string{"--lease-duration", "3s"}, minimal...), nil, nil, "--lease-duration", "greater than --renew-deadline"},
 		{"renew <= 1.2 retry", append([]string{"--renew-deadline", "1200ms"}, minimal...), nil, nil, "--renew-deadline", "1.2"},
 		{"lease under 1s", append([]string{"--lease-duration", "900ms", "--renew-deadline", "600ms", "--retry-period", "100ms"}, minimal...), nil, nil, "--lease-duration", "whole seconds"},
+		{"lease too short to fence", append([]string{"--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "1s"}, minimal...), nil, nil, "--lease-duration", "raise --lease-duration to 4s"},
 		{"sub-ms", append([]string{"--retry-period", "1500us"}, minimal...), nil, nil, "--retry-period", "millisecond"},
 		{"zero retry", append([]string{"--retry-period", "0"}, minimal...), nil, nil, "--retry-period", "greater than 0"},
 		{"no unit", append([]string{"--lease-duration", "5"}, minimal...), nil, nil, "--lease-duration", "no unit"},
