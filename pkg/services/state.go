@@ -349,7 +349,7 @@ func (e probeDone) apply(c *Controller) {
 		ks := st.key(a.String())
 		switch st.tenure.Probe(ks.probeAt, now, slices.Contains(e.answered, a)) {
 		case tenure.BindContested:
-			c.log.Warn("Service VIP still answered by another host after the probe budget; taking it anyway", "vip", a)
+			c.log.Error("Service VIP still answered by another host after waiting as long as any earlier holder can keep it; binding over it", "vip", a)
 			ks.probed = true
 		case tenure.Bind:
 			ks.probed = true

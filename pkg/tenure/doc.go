@@ -27,8 +27,10 @@
 //   - a claim seen on the wire: kept (and announced over) only while the
 //     holder's lease is valid and the address is held under the current
 //     term; otherwise the holder yields;
-//   - the pre-bind probe budget: a new holder probes for a previous one
-//     and binds when nobody answers, or when the budget is spent.
+//   - the pre-bind probe is a fence: a new holder probes for a previous
+//     one and binds when nobody answers; it waits for silence as long as
+//     an earlier holder's kernel can keep the address, and binds over
+//     whatever still answers then, loudly.
 //
 // A Tenure does no I/O, starts no goroutine and reads no clock: every
 // method that depends on time takes now.
