@@ -21,6 +21,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/metrics"
 	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
@@ -82,6 +83,9 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	k := keeper.New(keeperConfig(cfg), keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd},
 		Elect: obs.elect(el.Start), Observer: obs.observer()}, to.keeper, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
 	if err := obs.watch(to.keeper, wd, ann, grd); err != nil {
+		return nil, err
+	}
+	if err := obs.metrics.AddLifetimes(metrics.Lifetimes{VIPs: cfg.VIPs, Deadlines: k.Deadlines, Expired: binder.Expired}); err != nil {
 		return nil, err
 	}
 

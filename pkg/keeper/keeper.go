@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/tenure"
@@ -132,6 +133,20 @@ type Keeper struct {
 	svc       []netip.Addr
 	svcUntil  time.Time    // the deadline of svc: the node Lease's, from the services controller
 	announced []netip.Addr // the set last handed to the announcer and guard
+
+	// deadlines is what wants last gave the binder, for Deadlines.
+	deadlines atomic.Pointer[[2]time.Time]
+}
+
+// Deadlines reports when the kernel drops, at the latest, the
+// control-plane VIPs (zero while they are not bound) and the Service VIPs
+// (zero while there are none), as last handed to the binder. It is safe
+// for concurrent use (metrics read it at scrape time).
+func (k *Keeper) Deadlines() (controlPlane, services time.Time) {
+	if d := k.deadlines.Load(); d != nil {
+		return d[0], d[1]
+	}
+	return time.Time{}, time.Time{}
 }
 
 // New returns a Keeper reading in (a new Inbox if nil); it starts nothing.

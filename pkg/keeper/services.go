@@ -92,6 +92,11 @@ func (k *Keeper) wants() []vip.Want {
 		svc = now // never forever: a caller without a deadline gets no lifetime
 	}
 	desired := k.desired()
+	published := [2]time.Time{cp, svc}
+	if len(k.serviceVIPs()) == 0 {
+		published[1] = time.Time{}
+	}
+	k.deadlines.Store(&published)
 	out := make([]vip.Want, len(desired))
 	for i, a := range desired {
 		until := svc
