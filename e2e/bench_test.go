@@ -36,6 +36,7 @@ var benchScenarios = []struct {
 	{"api-outage", scenarioAPIOutage},
 	{"api-partition", scenarioAPIPartition},
 	{"health-fail", scenarioHealthFail},
+	{"freeze", scenarioFreeze},
 }
 
 // benchRow is one scenario's figures over its runs.
