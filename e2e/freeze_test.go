@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -74,6 +78,70 @@ func checkLifetimes(t *testing.T, l *lab.Lab, i int) {
 			default:
 				t.Logf("%s on %s: valid_lft %ds", vip, l.NodeName(i), lft)
 			}
+		}
+	}
+}
+
+// TestServicesFreeze: 10 Services (5 IPv4, 5 IPv6) served; the daemon of
+// the node holding the most addresses is frozen for three lease durations,
+// then continued. Its kernel drops every Service VIP by the node Lease's
+// deadline, so each comes back on a survivor within lease duration + 3 s
+// with no address ever on two live nodes; after SIGCONT the old daemon
+// takes none of them back and keeps running.
+func TestServicesFreeze(t *testing.T) {
+	const perFamily = 5
+	l := startServicesLab(t)
+	var addrs []netip.Addr
+	for k := range perFamily {
+		for _, v6 := range []bool{false, true} {
+			name := fmt.Sprintf("freeze-%v-%d", v6, k)
+			l.CreateService(lab.ServiceSpec{Name: name, IPv6: v6})
+			addrs = append(addrs, checkIngress(t, l.WaitIngress("", name, serviceUp), netip.Addr{}))
+		}
+	}
+	before := waitBoundOnce(t, l, addrs, serviceUp)
+	perNode := map[string][]netip.Addr{}
+	for _, a := range addrs {
+		perNode[before[a]] = append(perNode[before[a]], a)
+	}
+	victim := slices.MaxFunc(slices.Sorted(maps.Keys(perNode)), func(a, b string) int { return len(perNode[a]) - len(perNode[b]) })
+	vi := l.NodeIndex(victim)
+	if lft, ok := l.ValidLifetime(vi, perNode[victim][0]); !ok || lft < 1 || lft > 3 {
+		t.Errorf("%s on %s: valid_lft %d (held %v); want 1..3", perNode[victim][0], victim, lft, ok)
+	}
+	t.Logf("%d addresses served; per node %v; freezing %s (%d addresses)", len(addrs), counts(perNode), victim, len(perNode[victim]))
+
+	pids := l.PIDs()
+	fault := time.Now()
+	l.FreezeNode(vi)
+	tr := traceCrash(t, l, addrs, before, victim, fault, frozenFor, ownerSampleEvery)
+	t.Logf("recovery of %s's %d addresses while frozen: %s", victim, len(perNode[victim]), tr.summary())
+	tr.check(t, crashBound)
+	time.Sleep(time.Until(fault.Add(frozenFor)))
+	l.ThawNode(vi)
+	thawed := time.Now()
+	var overlaps, retaken int
+	for time.Since(thawed) < leaseDuration+settle {
+		owners, err := l.OwnersOfAll(addrs)
+		if err != nil {
+			t.Fatalf("owners: %v", err)
+		}
+		for _, o := range owners {
+			if len(o) > 1 {
+				overlaps++
+			}
+			if slices.Contains(o, victim) {
+				retaken++
+			}
+		}
+		time.Sleep(ownerSampleEvery)
+	}
+	if overlaps > 0 || retaken > 0 {
+		t.Errorf("after SIGCONT: %d (address, sample) pairs on two nodes, %d held by %s again; want none", overlaps, retaken, victim)
+	}
+	for i, pid := range pids {
+		if l.NodePID(i) != pid || !l.NodeAlive(i) {
+			t.Errorf("daemon of %s: pid %d before the freeze, now %d alive=%v; want the same daemon", l.NodeName(i), pid, l.NodePID(i), l.NodeAlive(i))
 		}
 	}
 }
