@@ -80,6 +80,7 @@ type Binder struct {
 	sem     chan struct{}
 	desired map[netip.Addr]time.Time // address → deadline (zero: none)
 	seen    map[netip.Addr]struct{}  // desired addresses the kernel held after the last reconcile
+	expiry  map[netip.Addr]time.Time // when the kernel ends the lifetime we last gave a desired address
 	warned  map[netip.Addr]struct{}  // desired addresses held by someone else, already warned about
 	lastErr string                   // last reconcile error logged by Start, to log each error once
 
@@ -123,6 +124,7 @@ func newWithNetlink(cfg Config, nl netlinker, log *slog.Logger) *Binder {
 		sem:     make(chan struct{}, 1),
 		desired: map[netip.Addr]time.Time{},
 		seen:    map[netip.Addr]struct{}{},
+		expiry:  map[netip.Addr]time.Time{},
 		warned:  map[netip.Addr]struct{}{},
 	}
 }
@@ -293,9 +295,12 @@ func (b *Binder) reconcileLocked() (added, restored []netip.Addr, err error) {
 		switch h := held[ip]; {
 		case h&heldOurs != 0:
 			seen[ip] = struct{}{}
-			if cur := mine[ip]; ok && needsRefresh(cur.ValidLft, lft) {
+			prev, known := b.expiry[ip]
+			if cur := mine[ip]; ok && needsRefresh(cur.ValidLft, lft, prev, known, now) {
 				if err := b.nl.AddrReplace(index, withLifetime(ip, cur.Prefix, lft)); err != nil {
 					errs = append(errs, fmt.Errorf("refresh %s on %s: %w", ip, b.cfg.Interface, err))
+				} else {
+					b.expiry[ip] = expiryOf(now, lft)
 				}
 			}
 		case h&heldForeign != 0:
@@ -329,6 +334,7 @@ func (b *Binder) reconcileLocked() (added, restored []netip.Addr, err error) {
 				errs = append(errs, fmt.Errorf("add %s to %s: %w", ip, b.cfg.Interface, err))
 			default:
 				seen[ip] = struct{}{}
+				b.expiry[ip] = expiryOf(now, lft)
 				added = append(added, ip)
 				if wasSeen {
 					restored = append(restored, ip)
@@ -357,6 +363,11 @@ func (b *Binder) reconcileLocked() (added, restored []netip.Addr, err error) {
 		}
 	}
 
+	for ip := range b.expiry {
+		if _, ok := seen[ip]; !ok {
+			delete(b.expiry, ip)
+		}
+	}
 	b.seen = seen
 	b.publish(index, held)
 	return added, restored, errors.Join(errs...)

@@ -26,16 +26,30 @@ func Lifetime(until, now time.Time, lateness time.Duration) (secs uint32, ok boo
 }
 
 // needsRefresh reports whether an address of ours whose kernel valid
-// lifetime is cur (seconds left, or infiniteLifetime) must be given want
-// instead: the deadline moved on, or the address must lose a lifetime
-// longer than its deadline allows. The kernel reports whole seconds left,
-// so a difference of one second is rounding, not a change.
-func needsRefresh(cur, want uint32) bool {
+// lifetime is cur (whole seconds left, or infiniteLifetime) must be given
+// want at now instead. prev is when the lifetime the binder last gave it
+// ends (known false if it gave none, e.g. a leftover of an earlier run).
+// The kernel's whole seconds hide up to a second: an address given 2 s
+// reports 2 for its whole first second, and a refresh skipped because 2 is
+// not more than 2 lets it expire a second later. So the decision compares
+// exact instants: refresh when the new lifetime ends later than the last
+// one, or more than a second earlier (the deadline moved back).
+func needsRefresh(cur, want uint32, prev time.Time, known bool, now time.Time) bool {
 	switch {
-	case cur == want:
-		return false
 	case cur == infiniteLifetime || want == infiniteLifetime:
+		return cur != want
+	case !known:
 		return true
 	}
-	return want > cur || cur > want+1
+	next := expiryOf(now, want)
+	return next.After(prev) || prev.Sub(next) > time.Second
+}
+
+// expiryOf is when a lifetime of secs seconds given at now ends; zero for
+// forever.
+func expiryOf(now time.Time, secs uint32) time.Time {
+	if secs == infiniteLifetime {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(secs) * time.Second)
 }

@@ -37,20 +37,28 @@ func TestLifetime(t *testing.T) {
 }
 
 func TestNeedsRefresh(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const ms = time.Millisecond
 	tests := []struct {
+		name      string
 		cur, want uint32
+		prev      time.Duration // from now; the lifetime last given ends then
+		known     bool
 		refresh   bool
 	}{
-		{3, 3, false},
-		{2, 3, true},                // the deadline moved on
-		{3, 2, false},               // rounding
-		{5, 2, true},                // longer than the deadline allows
-		{infiniteLifetime, 3, true}, // a leftover valid forever
-		{3, infiniteLifetime, true},
+		{"same end", 2, 2, 2000 * ms, true, false},
+		{"the deadline moved on", 1, 2, 1500 * ms, true, true},
+		{"hidden by whole seconds: reports 2, ends in 1.01s", 2, 2, 1010 * ms, true, true},
+		{"rounding: ends up to a second earlier", 2, 2, 2900 * ms, true, false},
+		{"the deadline moved back", 5, 2, 5000 * ms, true, true},
+		{"not given by us", 2, 2, 0, false, true},
+		{"a leftover valid forever", infiniteLifetime, 3, 0, false, true},
+		{"to forever", 3, infiniteLifetime, 3000 * ms, true, true},
+		{"forever stays", infiniteLifetime, infiniteLifetime, 0, false, false},
 	}
 	for _, tt := range tests {
-		if got := needsRefresh(tt.cur, tt.want); got != tt.refresh {
-			t.Errorf("needsRefresh(%d, %d) = %v, want %v", tt.cur, tt.want, got, tt.refresh)
+		if got := needsRefresh(tt.cur, tt.want, now.Add(tt.prev), tt.known, now); got != tt.refresh {
+			t.Errorf("%s: needsRefresh = %v, want %v", tt.name, got, tt.refresh)
 		}
 	}
 }
