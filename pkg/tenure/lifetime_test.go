@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
@@ -100,3 +101,20 @@ func TestLifetime(t *testing.T) {
 
 // riding3 is the ride of the frozen scenario, asked just before its end.
 var riding3 = tenure.Verdict{OK: true, Until: at(7500 * time.Millisecond), Why: tenure.Riding}
+
+// A ride through an outage that outlasted the term survives the write
+// that acquires the next term when it arrives ahead of its Elected
+// (client-go reports Elected from a goroutine of its own): the node stays
+// on its ride until the Elected, then holds by the new term.
+func TestRideSurvivesAcquisitionBeforeElected(t *testing.T) {
+	const s = time.Second
+	steps := []step{ev(elected(1)), ev(renewed(0)), life(0, 4500*time.Millisecond, true), api(false, s)}
+	for i := 1; i <= 25; i++ {
+		steps = append(steps, life(time.Duration(i)*s, time.Duration(i)*s+4500*time.Millisecond, true))
+		if i == 3 {
+			steps = append(steps, ev(lost(1)))
+		}
+	}
+	steps = append(steps, api(true, 25*s+100*time.Millisecond), ev(election.Event{Kind: election.Renewed, Term: 3, At: at(25*s + 150*time.Millisecond)}), checkOK(25*s+200*time.Millisecond, true), ev(elected(3)), check(25*s+200*time.Millisecond, held(29650*time.Millisecond)))
+	runScenarios(t, []scenario{{name: "outage, lost, back, acquired, elected", hold: true, healthy: true, steps: steps}})
+}

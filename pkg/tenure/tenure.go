@@ -126,6 +126,13 @@ type Tenure struct {
 	term      uint64    // the term we lead, while leading
 	lostUpTo  uint64    // every term <= lostUpTo has ended
 	lastRenew time.Time // send time of our last successful write
+	// pending is the write that acquired a term whose Elected has not
+	// arrived yet (client-go reports it from a goroutine of its own); it
+	// counts from that Elected on.
+	pending struct {
+		term uint64
+		at   time.Time
+	}
 	// rideUntil is the latest deadline Lifetime handed out (zero before
 	// the first): a ride lasts only while its loop keeps extending it.
 	rideUntil time.Time
@@ -149,6 +156,10 @@ func (t *Tenure) Election(ev election.Event) Change {
 		// has ended, even if its Lost is still on its way.
 		t.lostUpTo = max(t.lostUpTo, ev.Term-1)
 		t.term, t.leading = ev.Term, true
+		if t.pending.term == ev.Term && t.pending.at.After(t.lastRenew) {
+			t.lastRenew = t.pending.at
+		}
+		t.pending.term = 0
 		return Began
 	case election.Lost:
 		t.lostUpTo = max(t.lostUpTo, ev.Term)
@@ -158,6 +169,14 @@ func (t *Tenure) Election(ev election.Event) Change {
 		t.leading = false
 		return Ended
 	case election.Renewed:
+		if !t.leading && ev.Term > t.term && ev.Term > t.lostUpTo {
+			// The write that acquires a new term, ahead of its Elected:
+			// until then the node does not lead it, and moving the
+			// deadline now would end a ride through an outage that the
+			// last term's deadline still spans.
+			t.pending.term, t.pending.at = ev.Term, ev.At
+			return Unchanged
+		}
 		if ev.At.After(t.lastRenew) {
 			t.lastRenew = ev.At
 			return Renewed

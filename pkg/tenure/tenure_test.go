@@ -151,10 +151,17 @@ func TestElection(t *testing.T) {
 			{renewed(2 * time.Second), state{tenure.Renewed, true, 1, at(6500 * time.Millisecond)}},
 		},
 	}, {
-		name: "Renewed before Elected moves the deadline, not the term",
+		name: "the acquiring write before its Elected counts from the Elected",
 		steps: []evStep{
-			{renewed(0), state{tenure.Renewed, false, 0, at(4500 * time.Millisecond)}},
+			{renewed(0), state{tenure.Unchanged, false, 0, none}},
 			{elected(1), state{tenure.Began, true, 1, at(4500 * time.Millisecond)}},
+		},
+	}, {
+		name: "the acquiring write of a term that was lost before its Elected is dropped",
+		steps: []evStep{
+			{renewed(0), state{tenure.Unchanged, false, 0, none}},
+			{lost(1), state{tenure.Unchanged, false, 0, none}},
+			{elected(1), state{tenure.Unchanged, false, 0, none}},
 		},
 	}, {
 		name: "Lost keeps the deadline of the last renewal",
@@ -209,7 +216,7 @@ func TestDeadlineAndFresh(t *testing.T) {
 		{"elected, never renewed", true, []election.Event{elected(1)},
 			got{time.Time{}, []bool{false, false, false, false}}},
 		{"renewed, never elected", true, []election.Event{renewed(0)},
-			got{at(4500 * time.Millisecond), []bool{false, false, false, false}}},
+			got{time.Time{}, []bool{false, false, false, false}}},
 		{"elected and renewed", true, []election.Event{elected(1), renewed(0)},
 			got{at(4500 * time.Millisecond), []bool{true, true, false, false}}},
 		{"elected and renewed, unhealthy", false, []election.Event{elected(1), renewed(0)},
