@@ -42,7 +42,7 @@ type unitVariant struct {
 func unitVariants(bin, conf string) []unitVariant {
 	return []unitVariant{
 		{"the example", []string{"--kubeconfig", "/etc/vipkeeper/kubeconfig"}, manifest.Options{}, "LoadCredential=kubeconfig:/etc/vipkeeper/kubeconfig"},
-		{"millisecond timings", []string{"--kubeconfig", "/etc/vipkeeper/kubeconfig", "--lease-duration", "2500ms", "--renew-deadline", "1500ms", "--retry-period", "500ms", "--safety-margin", "200ms"},
+		{"millisecond timings", []string{"--kubeconfig", "/etc/vipkeeper/kubeconfig", "--lease-duration", "3500ms", "--renew-deadline", "1500ms", "--retry-period", "500ms", "--safety-margin", "200ms"},
 			manifest.Options{}, "TimeoutStopSec=7500ms"},
 		{"a % in the kubeconfig path is escaped, not a specifier", []string{"--kubeconfig", "/etc/vipkeeper/%Z-100%.conf"}, manifest.Options{},
 			"LoadCredential=kubeconfig:/etc/vipkeeper/%%Z-100%%.conf"},
