@@ -39,7 +39,6 @@ var benchScenarios = []struct {
 	{"api-freeze", scenarioAPIFreeze},
 	{"api-partition", scenarioAPIPartition},
 	{"health-fail", scenarioHealthFail},
-	{"freeze", scenarioFreeze},
 }
 
 // benchRow is one scenario's figures over its runs.

@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
-	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // transitions is an Observer that keeps a short description of each
@@ -166,7 +165,7 @@ func TestReasonsAreLabels(t *testing.T) {
 // blockingBinder never returns from Set while block is open.
 type blockingBinder struct{ block chan struct{} }
 
-func (b blockingBinder) Set(ctx context.Context, _ []vip.Want) ([]netip.Addr, error) {
+func (b blockingBinder) Set(ctx context.Context, _ []netip.Addr) ([]netip.Addr, error) {
 	<-b.block
 	return nil, nil
 }
