@@ -20,10 +20,9 @@ import (
 // The copy is valid from the first event of a watch until the watch fails
 // (a watch whose window ended is replaced at once, and the copy stands
 // until the new one's first event), a write of ours fails, or the Lease is
-// deleted. While it is
-// not valid (before the watch is established, after it failed, without a
-// watch at all) the lock reads the API server, as client-go's own lock
-// does.
+// deleted. While it is not valid (before the watch is established, after
+// it failed, without a watch at all) the lock reads the API server, as
+// client-go's own lock does.
 type watched struct {
 	mu    sync.Mutex // guards lease
 	lease *coordinationv1.Lease
