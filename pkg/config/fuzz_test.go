@@ -18,7 +18,7 @@ func FuzzLoad(f *testing.F) {
 		{"--config\x00/f", "VIPKEEPER_LEASE_DURATION=8s", "vip: [192.0.2.100, 2001:db8::100]\ninterface: eth0\n"},
 		{"--config\x00/f\x00--announce-refresh=1ns", "", "vip: [192.0.2.100]\ninterface: eth0\n"},
 		{"--interface\x00eth0\x00--services", "VIPKEEPER_SERVICES_POOL=pool=a;addresses=192.0.2.0/28;pool=b;addresses=2001:db8::/120", ""},
-		{"--vip=192.0.2.100", "VIPKEEPER_INTERFACE=eth0\x00VIPKEEPER_SERVICE_HOST=10.0.0.1\x00VIPKEEPER_LEASE_DURATON=1s", ""},
+		{"--vip=192.0.2.100", "VIPKEEPER_INTERFACE=eth0\x00VIPKEEPER_SERVICE_HOST=198.51.100.10\x00VIPKEEPER_LEASE_DURATON=1s", ""},
 		{"--config\x00/f", "", "nodeName: no\nvip: [192.0.2.100]\ninterface: eth0\nleaseName: a\nleaseName: b\n"},
 		{"--config\x00/f", "", "a: &x 1\nb: *x\n---\nc: 2\n"},
 		{"--api-server\x00https://u:p@127.0.0.1:0\x00--vip\x00192.0.2.1\x00--interface\x00lo", "", ""},
