@@ -91,13 +91,21 @@ type node struct {
 // node Lease every 100 ms. It must be called inside a synctest bubble.
 func startNode(t *testing.T, client kubernetes.Interface, name string, defaultClass bool) *node {
 	t.Helper()
+	return startNodeWith(t, client, name, func(c *Config) { c.DefaultClass = defaultClass })
+}
+
+// startNodeWith is startNode with the configuration changed by tweak.
+func startNodeWith(t *testing.T, client kubernetes.Interface, name string, tweak func(*Config)) *node {
+	t.Helper()
 	n := &node{name: name, binder: &fakeBinder{}, done: make(chan error, 1)}
 	lease := &fakeNodeLease{client: client, node: name, period: 100 * time.Millisecond}
-	ctrl, err := New(Config{
-		Node: name, Namespace: ns, DefaultClass: defaultClass, Pools: testPools,
+	cfg := Config{
+		Node: name, Namespace: ns, Pools: testPools,
 		LeaseDuration: time.Second, RenewDeadline: 600 * time.Millisecond, SafetyMargin: 200 * time.Millisecond,
 		Healthy: true,
-	}, Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease}, nil, slog.New(slog.DiscardHandler))
+	}
+	tweak(&cfg)
+	ctrl, err := New(cfg, Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
