@@ -50,35 +50,6 @@ func auditArgs(dir string) ([]string, error) {
 	}, nil
 }
 
-// auditEvent is what the lab reads of one audit line.
-type auditEvent struct {
-	AuditID    string `json:"auditID"`
-	Verb       string `json:"verb"`
-	RequestURI string `json:"requestURI"`
-	User       struct {
-		Username string `json:"username"`
-	} `json:"user"`
-	ObjectRef *struct {
-		Resource    string `json:"resource"`
-		Subresource string `json:"subresource"`
-	} `json:"objectRef"`
-	Received time.Time `json:"requestReceivedTimestamp"`
-}
-
-// key is "verb resource[/subresource]" or, for a non-resource request,
-// "verb /path".
-func (e auditEvent) key() string {
-	if e.ObjectRef == nil {
-		path, _, _ := strings.Cut(e.RequestURI, "?")
-		return e.Verb + " " + path
-	}
-	k := e.Verb + " " + e.ObjectRef.Resource
-	if e.ObjectRef.Subresource != "" {
-		k += "/" + e.ObjectRef.Subresource
-	}
-	return k
-}
-
 // auditCounts counts the daemons' requests received before at, by
 // request and by node, from the audit log at path. A missing log counts
 // nothing.
@@ -98,20 +69,18 @@ func auditCounts(path string, at time.Time) (byRequest, byNode map[string]float6
 // requests received before at, once per auditID. Lines that are not
 // audit events are skipped.
 func countAudit(r io.Reader, at time.Time) (byRequest, byNode map[string]float64, err error) {
+	events, err := parseAudit(r)
 	byRequest, byNode = map[string]float64{}, map[string]float64{}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20) // a line is ~1 KB; leave room
-	for sc.Scan() {
-		var e auditEvent
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.AuditID == "" || seen[e.AuditID] || !e.Received.Before(at) {
+	for _, e := range events {
+		if e.ID == "" || seen[e.ID] || !e.Received.Before(at) {
 			continue
 		}
-		seen[e.AuditID] = true
+		seen[e.ID] = true
 		byRequest[e.key()]++
-		byNode[strings.TrimPrefix(e.User.Username, "vipkeeper:")]++
+		byNode[strings.TrimPrefix(e.User, "vipkeeper:")]++
 	}
-	return byRequest, byNode, sc.Err()
+	return byRequest, byNode, err
 }
 
 // rates divides counts by secs, leaving out keys with none.
@@ -150,15 +119,28 @@ func formatRates(m map[string]float64) string {
 
 func (l *Lab) auditLog() string { return filepath.Join(l.Dir, "audit.log") }
 
-// AuditEvent is one request of the node group, as the audit log has it.
+// AuditEvent is one request of the node group, as the audit log has it
+// (a watch has two lines, one ID).
 type AuditEvent struct {
+	ID        string // the auditID
 	User      string
 	Verb      string
 	APIGroup  string
-	Resource  string // with "/subresource" if any
+	Resource  string // with "/subresource" if any; empty for a non-resource request
 	Namespace string
 	Name      string
-	Code      int32 // the response's HTTP status
+	Path      string // the request URI without its query
+	Code      int32  // the response's HTTP status
+	Received  time.Time
+}
+
+// key is "verb resource[/subresource]" or, for a non-resource request,
+// "verb /path".
+func (e AuditEvent) key() string {
+	if e.Resource == "" {
+		return e.Verb + " " + e.Path
+	}
+	return e.Verb + " " + e.Resource
 }
 
 func (e AuditEvent) String() string {
@@ -213,17 +195,21 @@ func parseAudit(r io.Reader) ([]AuditEvent, error) {
 			continue
 		}
 		var ev struct {
-			Verb      string                    `json:"verb"`
-			User      struct{ Username string } `json:"user"`
-			ObjectRef *struct {
+			AuditID    string                    `json:"auditID"`
+			Verb       string                    `json:"verb"`
+			RequestURI string                    `json:"requestURI"`
+			User       struct{ Username string } `json:"user"`
+			ObjectRef  *struct {
 				Resource, Namespace, Name, APIGroup, Subresource string
 			} `json:"objectRef"`
 			ResponseStatus *struct{ Code int32 } `json:"responseStatus"`
+			Received       time.Time             `json:"requestReceivedTimestamp"`
 		}
 		if err := json.Unmarshal(line, &ev); err != nil {
-			continue // a partial last line
+			continue // a partial last line, or not an audit event
 		}
-		a := AuditEvent{User: ev.User.Username, Verb: ev.Verb}
+		path, _, _ := strings.Cut(ev.RequestURI, "?")
+		a := AuditEvent{ID: ev.AuditID, User: ev.User.Username, Verb: ev.Verb, Path: path, Received: ev.Received}
 		if ref := ev.ObjectRef; ref != nil {
 			a.APIGroup, a.Resource, a.Namespace, a.Name = ref.APIGroup, ref.Resource, ref.Namespace, ref.Name
 			if ref.Subresource != "" {

@@ -93,9 +93,10 @@ func TestParseAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []AuditEvent{
-		{User: "vipkeeper:n1", Verb: "get", APIGroup: "coordination.k8s.io", Resource: "leases", Namespace: "vipkeeper-system", Name: "vipkeeper-node-n1", Code: 404},
+		{ID: "a", User: "vipkeeper:n1", Verb: "get", APIGroup: "coordination.k8s.io", Resource: "leases", Namespace: "vipkeeper-system", Name: "vipkeeper-node-n1",
+			Path: "/apis/coordination.k8s.io/v1/namespaces/vipkeeper-system/leases/vipkeeper-node-n1", Code: 404},
 		{User: "vipkeeper:n2", Verb: "patch", Resource: "services/status", Namespace: "default", Name: "web", Code: 200},
-		{User: "vipkeeper:n2", Verb: "get", Code: 200},
+		{User: "vipkeeper:n2", Verb: "get", Path: "/readyz", Code: 200},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parseAudit (-want +got):\n%s", diff)
