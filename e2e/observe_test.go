@@ -77,6 +77,17 @@ func TestObservability(t *testing.T) {
 	leader := l.NodeIndex(owner)
 	lease := `{lease="kube-system/vipkeeper-cp"}`
 
+	// The owner can bind the VIP before the last daemon has opened its
+	// listener (the lab starts them one after another), so wait for all.
+	for i := range l.Nodes() {
+		if !eventually(10*time.Second, func() bool {
+			code, _ := scrape(t, l, i, "/healthz")
+			return code == http.StatusOK
+		}) {
+			t.Fatalf("node %d never served /healthz", i)
+		}
+	}
+
 	// 1. Exactly one node leads, and it is the one holding the VIP.
 	leaders := 0
 	for i := range l.Nodes() {
