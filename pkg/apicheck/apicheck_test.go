@@ -120,3 +120,19 @@ func TestReadyzURL(t *testing.T) {
 		t.Errorf("readyzURL = %q, %v; want %q", got, err, want)
 	}
 }
+
+func TestFailing(t *testing.T) {
+	tests := map[string]string{
+		"":   "",
+		"ok": "",
+		"[+]ping ok\n[-]etcd failed: reason withheld\n[-]shutdown failed: reason withheld\nreadyz check failed": "etcd, shutdown",
+		"  [-]a failed\n[-]b failed\n[-]c failed\n[-]d failed\n":                                                "a, b, c",
+		"[-]\n[-] x\n":     "",
+		"<html>503</html>": "",
+	}
+	for body, want := range tests {
+		if got := failing([]byte(body)); got != want {
+			t.Errorf("failing(%q) = %q, want %q", body, got, want)
+		}
+	}
+}
