@@ -3,6 +3,7 @@ package apicheck
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -135,4 +136,16 @@ func TestFailing(t *testing.T) {
 			t.Errorf("failing(%q) = %q, want %q", body, got, want)
 		}
 	}
+}
+
+// FuzzFailing: any answer body gives at most maxNames names on one line.
+func FuzzFailing(f *testing.F) {
+	f.Add([]byte("[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n"))
+	f.Add([]byte("[-]a\r\n[-]b\t c\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := failing(body)
+		if strings.ContainsAny(got, "\n") || (got != "" && len(strings.Split(got, ", ")) > maxNames) {
+			t.Errorf("failing(%q) = %q", body, got)
+		}
+	})
 }
