@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"time"
 
@@ -70,6 +71,9 @@ func (c *Config) validate() error {
 	if err := c.validateAPIServers(); err != nil {
 		return err
 	}
+	if err := c.validateAPIServerCheck(); err != nil {
+		return err
+	}
 	if err := c.validateServices(); err != nil {
 		return err
 	}
@@ -117,6 +121,9 @@ func (c *Config) validateTimings() error {
 	if c.TakeoverProbe > c.RenewDeadline/2 {
 		return relation([]string{"takeover-probe", "renew-deadline"}, "--takeover-probe %v must be at most half of --renew-deadline %v", c.TakeoverProbe, c.RenewDeadline)
 	}
+	if c.APIServerCheck.Timeout >= c.APIServerCheck.Interval {
+		return relation([]string{"api-server-check-timeout", "api-server-check-interval"}, "--api-server-check-timeout %v must be less than --api-server-check-interval %v", c.APIServerCheck.Timeout, c.APIServerCheck.Interval)
+	}
 	if c.Health.Timeout >= c.Health.Interval {
 		return relation([]string{"health-timeout", "health-interval"}, "--health-timeout %v must be less than --health-interval %v", c.Health.Timeout, c.Health.Interval)
 	}
@@ -155,3 +162,44 @@ func (c *Config) buildHealth() error {
 	}
 	return err
 }
+
+// validateAPIServerCheck refuses a check of the local API server that
+// could not know which server is local, or would gate nothing. That the
+// kubeconfig has a CA to verify it with is checked when the daemon
+// loads the kubeconfig (kube.LocalClient).
+func (c *Config) validateAPIServerCheck() error {
+	if !c.APIServerCheck.Enabled {
+		return nil
+	}
+	if len(c.APIServers) == 0 {
+		return relation([]string{"api-server-check", "api-server"}, "checks the first --api-server, this node's own API server (e.g. https://127.0.0.1:6443), and none is set")
+	}
+	if len(c.VIPs) == 0 {
+		return relation([]string{"api-server-check", "vip"}, "gates the control-plane VIP's candidacy alone, and no --vip is set")
+	}
+	return nil
+}
+
+// WithAPIServerCheck returns c with --api-server-check on when nobody set
+// it, for a deployment where the check is the default (the static pod:
+// a control-plane node's VIP fronts its own API server); c itself when
+// someone set it, on or off. The copy is validated like the setting at
+// start-up, and an error names source as where the setting came from.
+func (c *Config) WithAPIServerCheck(source string) (*Config, error) {
+	if c.userSet("api-server-check") {
+		return c, nil
+	}
+	cp := *c
+	cp.values, cp.sources = maps.Clone(c.values), maps.Clone(c.sources)
+	cp.values["api-server-check"] = []string{"true"}
+	cp.sources["api-server-check"] = source
+	cp.APIServerCheck.Enabled = true
+	if err := cp.validateAPIServerCheck(); err != nil {
+		return nil, cp.blame(err)
+	}
+	return &cp, nil
+}
+
+// UserSet reports whether someone set the setting with flag name, by a
+// flag, a variable or the config file, rather than leaving its default.
+func (c *Config) UserSet(name string) bool { return c.userSet(name) }
