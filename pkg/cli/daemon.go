@@ -21,6 +21,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/metrics"
 	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
@@ -86,6 +87,9 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	if err := obs.watch(to.keeper, wd, ann, grd); err != nil {
 		return nil, err
 	}
+	if err := obs.metrics.AddLifetimes(metrics.Lifetimes{VIPs: cfg.VIPs, Deadlines: k.Deadlines, Expired: binder.Expired}); err != nil {
+		return nil, err
+	}
 
 	findings := doctor.Check(context.Background(), doctor.Options{Interface: cfg.Interface})
 	logFindings(log, findings)
@@ -125,6 +129,7 @@ func keeperConfig(cfg *config.Config) keeper.Config {
 		OnOutage:      keeper.OutagePolicy(cfg.APIOutage),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
+		Lateness:      vip.DefaultLateness,
 		// With checks configured, a node earns its candidacy with
 		// --health-rise good probes; without, only the link decides.
 		Healthy: len(cfg.Health.Checks) == 0,

@@ -49,6 +49,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		Hold:          cfg.APIOutage == string(keeper.Hold),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
+		Lateness:      vip.DefaultLateness,
 		Healthy:       len(cfg.Health.Checks) == 0,
 	}, services.Deps{
 		Client:    conn.Services.Writes,

@@ -72,6 +72,9 @@ type Config struct {
 	// ProbeWait is one pre-bind probe round; ProbeBudget bounds all rounds
 	// of one address (then it is bound anyway). ProbeWait 0 disables.
 	ProbeWait, ProbeBudget time.Duration
+	// Lateness is how late the kernel may remove an expired address
+	// (vip.Config.Lateness); it paces the refreshes of a ride.
+	Lateness time.Duration
 	// Healthy is the node's health before the first report.
 	Healthy bool
 	// Writers bounds concurrent API writes; 0 means 16.
@@ -81,7 +84,9 @@ type Config struct {
 // binder takes the Service VIPs this node may bind (the keeper, which
 // owns the one binder); it returns once they are applied.
 type binder interface {
-	SetServiceVIPs(ctx context.Context, addrs []netip.Addr) error
+	// until is the addresses' deadline (tenure.Lifetime on the node
+	// Lease): the kernel drops them by then unless a later call moves it.
+	SetServiceVIPs(ctx context.Context, addrs []netip.Addr, until time.Time) error
 }
 
 // prober asks the wire whether another host still answers for addrs
@@ -183,6 +188,7 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 		RenewDeadline: cfg.RenewDeadline,
 		Hold:          cfg.Hold,
 		ProbeBudget:   cfg.ProbeBudget,
+		Lateness:      cfg.Lateness,
 	}, cfg.Healthy)
 	return c, nil
 }

@@ -20,6 +20,21 @@ type Config struct {
 	Hold bool
 	// ProbeBudget bounds the pre-bind probe of one address (see Probe).
 	ProbeBudget time.Duration
+	// Lateness is how late the kernel may remove an address whose
+	// lifetime ran out (pkg/vip); it paces the ticks of a ride (rideTick).
+	Lateness time.Duration
+}
+
+// rideStep is how far one tick of a ride extends its lifetime: as far as a
+// renewal at that instant would have moved the deadline.
+func (c Config) rideStep() time.Duration { return c.LeaseDuration - c.SafetyMargin }
+
+// rideTick is how often a holder that rides (or may ride) through an
+// outage must ask Lifetime again: half of the shortest lifetime the
+// binder gives for a rideStep, so a live loop always extends a lifetime
+// before the kernel ends it, and a frozen one does not.
+func (c Config) rideTick() time.Duration {
+	return max((c.rideStep()-c.Lateness)/2, 100*time.Millisecond) // a floor for nonsensical settings, which config rejects
 }
 
 // Why says why a node may or may not hold. The values are a small fixed
@@ -115,6 +130,9 @@ type Tenure struct {
 	term          uint64    // the term we lead, while leading
 	lostUpTo      uint64    // every term <= lostUpTo has ended
 	lastRenew     time.Time // send time of our last successful write
+	// rideUntil is the latest deadline Lifetime handed out (zero before
+	// the first): a ride lasts only while its loop keeps extending it.
+	rideUntil time.Time
 }
 
 // New returns the tenure of a node that leads nothing yet, with the API
@@ -172,6 +190,7 @@ func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
 	case up && !t.apiUp:
 		t.apiBack, back = now, true
 	case !up && t.apiUp:
+		t.apiDown = now
 		// The outage continues whatever holding there is now: one by the
 		// Lease, or a ride whose API server came back less than a renew
 		// deadline ago and went away again (the watchdog's verdict can
@@ -183,7 +202,6 @@ func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
 		default:
 			t.rideable = false
 		}
-		t.apiDown = now
 	}
 	t.apiUp = up
 	return back
@@ -230,6 +248,11 @@ func (t *Tenure) riding(now time.Time) bool {
 	if !t.cfg.Hold || !t.healthy || !t.outageSpans() {
 		return false
 	}
+	if !t.rideUntil.IsZero() && !now.Before(t.rideUntil) {
+		// The loop did not extend the ride in time (it was frozen): the
+		// kernel has dropped the addresses, and the ride is over.
+		return false
+	}
 	return !t.apiUp || now.Before(t.apiBack.Add(t.cfg.RenewDeadline))
 }
 
@@ -250,11 +273,19 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 	case !t.healthy:
 		return Verdict{Why: Unhealthy}
 	case t.Fresh(now):
-		return Verdict{OK: true, Until: t.Deadline(), Why: Held}
+		v := Verdict{OK: true, Until: t.Deadline(), Why: Held}
+		if t.mayRide() && !t.rideUntil.IsZero() {
+			// A ride may follow: extend its lifetime on every tick.
+			v.Until = earliest(v.Until, now.Add(t.cfg.rideTick()))
+		}
+		return v
 	case t.riding(now):
 		v := Verdict{OK: true, Why: Riding}
 		if t.apiUp {
 			v.Until = t.apiBack.Add(t.cfg.RenewDeadline)
+		}
+		if !t.rideUntil.IsZero() {
+			v.Until = earliest(earliest(v.Until, now.Add(t.cfg.rideTick())), t.rideUntil)
 		}
 		return v
 	case t.lastRenew.IsZero():
@@ -267,6 +298,45 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 		return Verdict{Why: NotLeading}
 	}
 	return Verdict{Why: DeadlinePassed}
+}
+
+// mayRide reports whether the holding may turn into a ride: the policy is
+// hold, and an outage of the API server began while the node held by its
+// Lease and lasts.
+func (t *Tenure) mayRide() bool {
+	return t.cfg.Hold && t.healthy && t.rideable && !t.apiUp
+}
+
+// earliest is the earlier of a and b, where zero means never.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Lifetime is the deadline to give the node's addresses at now, the
+// instant by which the kernel must have removed them on its own if the
+// loop never runs again (pkg/vip turns it into a valid_lft): the holder's
+// deadline; while it rides, or may ride, through an outage, a rideStep
+// from now, so the live loop extends it on each of its ticks (MayHold's
+// Until) and a frozen one does not — its ride ends where the last
+// extension does. ok is false when the node may not hold at all.
+// Every loop that binds addresses asks Lifetime for their deadline, and
+// asks again by MayHold's Until.
+func (t *Tenure) Lifetime(now time.Time) (until time.Time, ok bool) {
+	v := t.MayHold(now)
+	if !v.OK {
+		return time.Time{}, false
+	}
+	until = t.Deadline()
+	if v.Why == Riding || t.mayRide() {
+		until = now.Add(t.cfg.rideStep())
+	}
+	if until.After(t.rideUntil) {
+		t.rideUntil = until
+	}
+	return t.rideUntil, true
 }
 
 // KeepAgainst answers a claim seen on the wire for an address this node
