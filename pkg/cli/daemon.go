@@ -126,6 +126,7 @@ func keeperConfig(cfg *config.Config) keeper.Config {
 		LeaseDuration: cfg.LeaseDuration,
 		SafetyMargin:  cfg.SafetyMargin,
 		RenewDeadline: cfg.RenewDeadline,
+		RetryPeriod:   cfg.RetryPeriod,
 		OnOutage:      keeper.OutagePolicy(cfg.APIOutage),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,

@@ -45,6 +45,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		Exclusions:    ipam.HostExclusions(cfg.Interface, own),
 		LeaseDuration: cfg.LeaseDuration,
 		RenewDeadline: cfg.RenewDeadline,
+		RetryPeriod:   cfg.RetryPeriod,
 		SafetyMargin:  cfg.SafetyMargin,
 		Hold:          cfg.APIOutage == string(keeper.Hold),
 		ProbeWait:     cfg.TakeoverProbe,

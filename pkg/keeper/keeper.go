@@ -65,7 +65,9 @@ type Config struct {
 	// RenewDeadline bounds how long a holder riding through an outage
 	// waits, once the API is back, to renew its own lease.
 	RenewDeadline time.Duration
-	OnOutage      OutagePolicy
+	// RetryPeriod is how often the holder renews (tenure.Config).
+	RetryPeriod time.Duration
+	OnOutage    OutagePolicy
 	// ProbeWait is how long one pre-bind probe round waits for answers;
 	// ProbeBudget bounds all rounds (then we bind and announce anyway).
 	ProbeWait, ProbeBudget time.Duration
@@ -86,6 +88,7 @@ func (c Config) rules() tenure.Config {
 		LeaseDuration: c.LeaseDuration,
 		SafetyMargin:  c.SafetyMargin,
 		RenewDeadline: c.RenewDeadline,
+		RetryPeriod:   c.RetryPeriod,
 		Hold:          c.OnOutage == Hold,
 		ProbeBudget:   c.ProbeBudget,
 		Lateness:      c.Lateness,

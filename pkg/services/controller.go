@@ -62,9 +62,10 @@ type Config struct {
 	// hands out (ipam.HostExclusions: this node's own addresses, its
 	// subnets' network and broadcast addresses); a Warning names each.
 	Exclusions []ipam.Exclusion
-	// LeaseDuration, RenewDeadline and SafetyMargin are the node Lease's
-	// timings, the same as the control-plane Lease's (docs/safety.md).
-	LeaseDuration, RenewDeadline, SafetyMargin time.Duration
+	// LeaseDuration, RenewDeadline, RetryPeriod and SafetyMargin are the
+	// node Lease's timings, the same as the control-plane Lease's
+	// (docs/safety.md).
+	LeaseDuration, RenewDeadline, RetryPeriod, SafetyMargin time.Duration
 	// Hold keeps the node's Service VIPs while the API server is
 	// unreachable (--api-outage hold), until another node claims one on
 	// the wire.
@@ -186,6 +187,7 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 		LeaseDuration: cfg.LeaseDuration,
 		SafetyMargin:  cfg.SafetyMargin,
 		RenewDeadline: cfg.RenewDeadline,
+		RetryPeriod:   cfg.RetryPeriod,
 		Hold:          cfg.Hold,
 		ProbeBudget:   cfg.ProbeBudget,
 		Lateness:      cfg.Lateness,

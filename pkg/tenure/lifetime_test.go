@@ -73,6 +73,34 @@ func TestLifetime(t *testing.T) {
 			check(10*s, ridingUntil(12250*ms)),
 		},
 	}, {
+		name: "hold: an overdue renewal extends it before any outage is declared", hold: true, healthy: true,
+		steps: []step{
+			ev(elected(1)), ev(renewed(0)),
+			life(s, deadline, true),
+			check(s, held(overdue)),
+			life(overdue, overdue+deadline, true),
+			check(overdue, held(deadline)),
+			ev(renewed(3 * s)),
+			life(3*s, 3*s+deadline, true),
+			check(3*s, held(3*s+overdue)),
+			life(3*s+overdue, 3*s+overdue+deadline, true),
+		},
+	}, {
+		name: "hold: overdue without an outage: the live loop still lets go at the deadline", hold: true, healthy: true,
+		steps: []step{
+			ev(elected(1)), ev(renewed(0)),
+			life(overdue, overdue+deadline, true),
+			check(deadline, no(tenure.DeadlinePassed)),
+			life(deadline, 0, false),
+		},
+	}, {
+		name: "release: an overdue renewal extends nothing", hold: false, healthy: true,
+		steps: []step{
+			ev(elected(1)), ev(renewed(0)),
+			check(s, held(deadline)),
+			life(3*s, deadline, true),
+		},
+	}, {
 		name: "hold: a frozen loop's ride ends where its last extension does", hold: true, healthy: true,
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)), api(false, s),
@@ -115,6 +143,6 @@ func TestRideSurvivesAcquisitionBeforeElected(t *testing.T) {
 			steps = append(steps, ev(lost(1)))
 		}
 	}
-	steps = append(steps, api(true, 25*s+100*time.Millisecond), ev(election.Event{Kind: election.Renewed, Term: 3, At: at(25*s + 150*time.Millisecond)}), checkOK(25*s+200*time.Millisecond, true), ev(elected(3)), check(25*s+200*time.Millisecond, held(29650*time.Millisecond)))
+	steps = append(steps, api(true, 25*s+100*time.Millisecond), ev(election.Event{Kind: election.Renewed, Term: 3, At: at(25*s + 150*time.Millisecond)}), checkOK(25*s+200*time.Millisecond, true), ev(elected(3)), check(25*s+200*time.Millisecond, held(25*time.Second+150*time.Millisecond+overdue)))
 	runScenarios(t, []scenario{{name: "outage, lost, back, acquired, elected", hold: true, healthy: true, steps: steps}})
 }

@@ -15,6 +15,9 @@ type Config struct {
 	// RenewDeadline is how long a holder riding through an outage keeps
 	// its addresses after the API server is back, to renew its Lease.
 	RenewDeadline time.Duration
+	// RetryPeriod is how often the holder renews: under hold, a renewal
+	// missing for longer (see overdueAt) may be the start of an outage.
+	RetryPeriod time.Duration
 	// Hold rides through API outages (--api-outage hold); without it the
 	// holder is gone by its deadline whatever the cause (release).
 	Hold bool
@@ -274,9 +277,13 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 		return Verdict{Why: Unhealthy}
 	case t.Fresh(now):
 		v := Verdict{OK: true, Until: t.Deadline(), Why: Held}
-		if t.mayRide() && !t.rideUntil.IsZero() {
+		switch {
+		case t.mayRide(now) && !t.rideUntil.IsZero():
 			// A ride may follow: extend its lifetime on every tick.
 			v.Until = earliest(v.Until, now.Add(t.cfg.rideTick()))
+		case t.cfg.Hold && now.Before(t.overdueAt()):
+			// Wake when the renewal is overdue, to start extending.
+			v.Until = earliest(v.Until, t.overdueAt())
 		}
 		return v
 	case t.riding(now):
@@ -301,10 +308,33 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 }
 
 // mayRide reports whether the holding may turn into a ride: the policy is
-// hold, and an outage of the API server began while the node held by its
-// Lease and lasts.
-func (t *Tenure) mayRide() bool {
-	return t.cfg.Hold && t.healthy && t.rideable && !t.apiUp
+// hold, the node is healthy, and either an outage of the API server began
+// while the node held by its Lease and lasts, or the node holds by its
+// Lease but its renewal is overdue. The second case is the start of an
+// outage that the watchdog has not confirmed yet: a hung API server is
+// declared unreachable only when a request times out, close to the
+// deadline, and by then the kernel would already have dropped addresses
+// whose lifetime is the deadline less its lateness. Extending early is as
+// safe as riding itself: a live rider yields to any takeover it hears, and
+// a frozen one keeps its addresses for at most a rideStep after its last
+// tick, which the next holder's probe waits out (Probe).
+func (t *Tenure) mayRide(now time.Time) bool {
+	if !t.cfg.Hold || !t.healthy {
+		return false
+	}
+	return (t.rideable && !t.apiUp) || (t.Fresh(now) && !now.Before(t.overdueAt()))
+}
+
+// overdueAt is when a holder's renewal is overdue: halfway between when
+// the next renewal is due (a retry period after the last one) and the
+// earliest the kernel may drop an address whose lifetime was set right
+// after the last renewal (its deadline less the lateness, rounded down to
+// whole seconds: up to a second earlier still). Halfway leaves a slow
+// renewal time to land and the loop time to extend before the kernel acts.
+func (t *Tenure) overdueAt() time.Time {
+	due := t.cfg.RetryPeriod
+	dropped := t.cfg.rideStep() - t.cfg.Lateness - time.Second
+	return t.lastRenew.Add(due + max(dropped-due, 0)/2)
 }
 
 // earliest is the earlier of a and b, where zero means never.
@@ -330,7 +360,7 @@ func (t *Tenure) Lifetime(now time.Time) (until time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	until = t.Deadline()
-	if v.Why == Riding || t.mayRide() {
+	if v.Why == Riding || t.mayRide(now) {
 		until = now.Add(t.cfg.rideStep())
 	}
 	if until.After(t.rideUntil) {
