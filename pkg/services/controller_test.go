@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
@@ -29,7 +28,7 @@ import (
 
 func TestSingleNodeLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := fake.NewSimpleClientset()
+		c := newClient()
 		ctx := context.Background()
 		mk := func(s *corev1.Service) {
 			if _, err := c.CoreV1().Services("default").Create(ctx, s, metav1.CreateOptions{}); err != nil {
@@ -111,7 +110,7 @@ func TestSingleNodeLifecycle(t *testing.T) {
 
 func TestUnhealthyHandsOver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := fake.NewSimpleClientset()
+		c := newClient()
 		n1 := startNode(t, c, "n1", true)
 		n2 := startNode(t, c, "n2", true)
 		if _, err := c.CoreV1().Services("default").Create(context.Background(), lbService("web", withClass(nil)), metav1.CreateOptions{}); err != nil {
@@ -148,7 +147,7 @@ func TestUnhealthyHandsOver(t *testing.T) {
 
 func TestNodeDeathMovesAddresses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := fake.NewSimpleClientset()
+		c := newClient()
 		nodes := []*node{startNode(t, c, "n1", false), startNode(t, c, "n2", false), startNode(t, c, "n3", false)}
 		ctx := context.Background()
 		for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
@@ -211,7 +210,7 @@ func TestNodeDeathMovesAddresses(t *testing.T) {
 
 func TestLocalFollowsEndpoints(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := fake.NewSimpleClientset()
+		c := newClient()
 		ctx := context.Background()
 		nodes := map[string]*node{}
 		for _, name := range []string{"n1", "n2", "n3"} {
@@ -255,7 +254,7 @@ func TestLocalFollowsEndpoints(t *testing.T) {
 // bound while it rewrites its claims — no drop after every outage.
 func TestNewTermKeepsOwnClaims(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := fake.NewSimpleClientset()
+		c := newClient()
 		n := startNode(t, c, "n1", false)
 		if _, err := c.CoreV1().Services("default").Create(context.Background(), lbService("web"), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -298,7 +297,7 @@ func TestNewTermKeepsOwnClaims(t *testing.T) {
 // the sharers are announced from one node by construction.
 func TestSharedAddressOneClaim(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := fake.NewSimpleClientset()
+		c := newClient()
 		nodes := []*node{startNode(t, c, "n1", false), startNode(t, c, "n2", false)}
 		shared := func(port int32) svcOpt {
 			return func(s *corev1.Service) {

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
@@ -80,7 +79,7 @@ func newDecider(t *testing.T, tc decideCase, clock *time.Time) *Controller {
 		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second,
 		Hold: !tc.release, Healthy: true,
 	}
-	deps := Deps{Client: fake.NewSimpleClientset(), Binder: &fakeBinder{}, NodeLease: &stubLease{}}
+	deps := Deps{Client: newClient(), Binder: &fakeBinder{}, NodeLease: &stubLease{}}
 	if tc.probe {
 		cfg.ProbeWait, cfg.ProbeBudget = 100*time.Millisecond, time.Second
 		deps.Prober = stubProber{}

@@ -8,7 +8,6 @@ import (
 	"testing/synctest"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
@@ -19,7 +18,7 @@ import (
 // a running Service is the operator's call), with a Warning that says so.
 func TestExcludedAddresses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := fake.NewSimpleClientset()
+		c := newClient()
 		ctx := context.Background()
 		for _, s := range []struct {
 			name string

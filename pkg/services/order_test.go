@@ -162,7 +162,7 @@ func startOrder(t *testing.T, release, peer bool, preload []string) *orderHarnes
 	if peer {
 		objs = append(objs, nodeLeaseOf("n2", "n2", "1"))
 	}
-	h := &orderHarness{t: t, client: fake.NewSimpleClientset(objs...), binder: &fakeBinder{}, done: make(chan error, 1)}
+	h := &orderHarness{t: t, client: newClient(objs...), binder: &fakeBinder{}, done: make(chan error, 1)}
 	h.binder.check = func(addrs []netip.Addr) {
 		holders := h.holders()
 		for _, a := range addrs {
