@@ -39,6 +39,7 @@ var benchScenarios = []struct {
 	{"api-freeze", scenarioAPIFreeze},
 	{"api-partition", scenarioAPIPartition},
 	{"health-fail", scenarioHealthFail},
+	{"freeze", scenarioFreeze},
 }
 
 // benchRow is one scenario's figures over its runs.

@@ -152,6 +152,7 @@ type scaleReport struct {
 		AllPerSecond       float64            `json:"all_clients_per_second"` // apiserver_request_total: daemons + API server loopback
 		PerSecond          map[string]float64 `json:"per_second_by_verb_resource"`
 	} `json:"api"`
+	CPUPercent  map[string]float64 `json:"cpu_percent"`    // CPU time / quiet window, per daemon
 	RSSMiB      map[string]float64 `json:"rss_mib"`        // VmRSS, the target's figure
 	AnonMiB     map[string]float64 `json:"rss_anon_mib"`   // RssAnon: what the daemon allocated
 	FileMiB     map[string]float64 `json:"rss_file_mib"`   // RssFile: mostly the binary's own pages
@@ -531,9 +532,17 @@ func (r *scaleRun) sampleHTTP(addrs []netip.Addr, owners map[netip.Addr]string) 
 // does nothing else in between: no test request lands in the window.
 func (r *scaleRun) measureAPI() {
 	t, api := r.t, &r.report.API
+	cpu0 := r.daemonCPU()
 	before := r.scrapeAPI()
+	start := time.Now()
 	time.Sleep(r.cfg.quiet) // quiet: no API request from the test
 	load := r.scrapeAPI().Since(before)
+	window, cpu1 := time.Since(start), r.daemonCPU()
+	r.report.CPUPercent = map[string]float64{}
+	for name, used := range cpu1 {
+		r.report.CPUPercent[name] = 100 * (used - cpu0[name]).Seconds() / window.Seconds()
+	}
+	t.Logf("daemon CPU over the quiet window (%% of one core): %v", roundAll(r.report.CPUPercent))
 	api.WindowS = load.Window.Seconds()
 	api.VipkeeperPerSecond, api.AllPerSecond, api.PerSecond = load.NodesPerSecond, load.TotalPerSecond, load.PerSecond
 	api.ByRequest, api.ByNode = load.NodeRequests, load.ByNode
@@ -546,6 +555,19 @@ func (r *scaleRun) measureAPI() {
 			r.fail("%s made %.2f API requests/s with nothing changing; target ≤ %.1f per node", node, rate, scaleAPITarget)
 		}
 	}
+}
+
+// daemonCPU is the CPU time each daemon has used so far, by node name.
+func (r *scaleRun) daemonCPU() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for i := range r.l.Nodes() {
+		if d, err := r.l.DaemonCPU(i); err == nil {
+			out[r.l.NodeName(i)] = d
+		} else {
+			r.fail("CPU of %s: %v", r.l.NodeName(i), err)
+		}
+	}
+	return out
 }
 
 // measureRSS reads each daemon's VmRSS and the largest took_ms it logged.
@@ -703,6 +725,7 @@ func scaleTable(r *scaleReport) string {
 	}
 	row("vipkeeper API requests, nothing changing, busiest node", fmt.Sprintf("%.2f req/s (all: %.2f)", busiest, r.API.VipkeeperPerSecond),
 		r.Targets["vipkeeper_api_rate"], r.API.WindowS > 0 && len(r.API.ByNode) > 0 && busiest <= scaleAPITarget)
+	row("daemon CPU, nothing changing (% of one core)", fmt.Sprint(roundAll(r.CPUPercent)), "", true)
 	row("all clients (incl. API server loopback)", fmt.Sprintf("%.2f req/s", r.API.AllPerSecond), "", true)
 	var maxRSS float64
 	for _, v := range r.RSSMiB {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -161,4 +162,48 @@ func (l *Lab) WaitServed(vip netip.Addr, timeout time.Duration) string {
 	}
 	l.t.Fatalf("WaitServed(%s): client not served after %v: %v", vip, timeout, last)
 	return ""
+}
+
+// FreezeNode stops node i's daemon (SIGSTOP to its process group), as a GC
+// pause, a cgroup freezer or a paused VM would: it runs no code until
+// ThawNode, but its kernel keeps whatever the daemon configured.
+func (l *Lab) FreezeNode(i int) { l.signalGroup(i, syscall.SIGSTOP) }
+
+// ThawNode continues node i's daemon after FreezeNode (SIGCONT).
+func (l *Lab) ThawNode(i int) { l.signalGroup(i, syscall.SIGCONT) }
+
+func (l *Lab) signalGroup(i int, sig syscall.Signal) {
+	l.t.Helper()
+	p := l.nodes[i].currentDaemon()
+	if p == nil || p.Exited() {
+		l.t.Fatalf("signal %v to node %d: no daemon runs", sig, i)
+	}
+	// The daemon leads its own process group (startProc sets Setpgid).
+	if err := syscall.Kill(-p.PID(), sig); err != nil {
+		l.t.Fatalf("signal %v to node %d (pgid %d): %v", sig, i, p.PID(), err)
+	}
+}
+
+// ValidLifetime is the valid lifetime the kernel reports for addr on node
+// i (`ip -d addr`: seconds left, or ok false if the node does not hold it);
+// 0xffffffff is forever.
+func (l *Lab) ValidLifetime(i int, addr netip.Addr) (secs uint32, ok bool) {
+	l.t.Helper()
+	var lft uint32
+	err := l.nodes[i].ns.withNetlink(func(h *netlink.Handle) error {
+		addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if addrOf(a) == addr {
+				lft, ok = uint32(a.ValidLft), true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.t.Fatalf("addresses of node %d: %v", i, err)
+	}
+	return lft, ok
 }

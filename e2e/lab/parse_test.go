@@ -102,3 +102,16 @@ func TestParseAudit(t *testing.T) {
 		t.Errorf("parseAudit (-want +got):\n%s", diff)
 	}
 }
+
+func TestParseCPU(t *testing.T) {
+	const stat = "4242 (vip keeper) S 1 4242 4242 0 -1 4194560 2100 0 0 0 123 45 0 0 20 0 9 0 777 1000 100 18446744073709551615"
+	got, err := parseCPU(stat)
+	if err != nil || got != 1680*time.Millisecond {
+		t.Errorf("parseCPU = %v, %v; want 1.68s", got, err)
+	}
+	for _, bad := range []string{"", "1 (x) S 1", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 -1 2"} {
+		if _, err := parseCPU(bad); err == nil {
+			t.Errorf("parseCPU(%q): no error", bad)
+		}
+	}
+}

@@ -311,6 +311,45 @@ func (l *Lab) DaemonMem(i int) (Mem, error) {
 	return parseMem(string(b))
 }
 
+// DaemonCPU is the CPU time (user + system) node i's current daemon has
+// used so far, from /proc/<pid>/stat.
+func (l *Lab) DaemonCPU(i int) (time.Duration, error) {
+	pid := l.NodePID(i)
+	if pid == 0 || !l.NodeAlive(i) {
+		return 0, fmt.Errorf("no daemon runs on %s", l.NodeName(i))
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseCPU(string(b))
+}
+
+// clockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
+// 100 on every Linux architecture the lab runs on.
+const clockTick = 10 * time.Millisecond
+
+// parseCPU reads utime + stime (fields 14 and 15) from /proc/<pid>/stat.
+func parseCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')') // the command name may contain spaces
+	if i < 0 {
+		return 0, fmt.Errorf("no command name in %q", stat)
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short stat line %q", stat)
+	}
+	var ticks int64
+	for _, field := range f[11:13] {
+		n, err := strconv.ParseInt(field, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad CPU field %q", field)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick, nil
+}
+
 // parseMem reads the fields of Mem from /proc/<pid>/status.
 func parseMem(status string) (Mem, error) {
 	var m Mem

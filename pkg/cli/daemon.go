@@ -23,6 +23,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
+	"github.com/vipkeeper/vipkeeper/pkg/metrics"
 	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
@@ -92,6 +93,9 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	if err := obs.watch(to.keeper, wd, ann, grd); err != nil {
 		return nil, err
 	}
+	if err := obs.metrics.AddLifetimes(metrics.Lifetimes{VIPs: cfg.VIPs, Deadlines: k.Deadlines, Expired: binder.Expired}); err != nil {
+		return nil, err
+	}
 
 	findings := doctor.Check(context.Background(), doctor.Options{Interface: cfg.Interface})
 	logFindings(log, findings)
@@ -152,9 +156,11 @@ func keeperConfig(cfg *config.Config) keeper.Config {
 		LeaseDuration: cfg.LeaseDuration,
 		SafetyMargin:  cfg.SafetyMargin,
 		RenewDeadline: cfg.RenewDeadline,
+		RetryPeriod:   cfg.RetryPeriod,
 		OnOutage:      keeper.OutagePolicy(cfg.APIOutage),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
+		Lateness:      vip.DefaultLateness,
 		// With checks configured, a node earns its candidacy with
 		// --health-rise good probes; without, only the link decides.
 		Healthy: len(cfg.Health.Checks) == 0,

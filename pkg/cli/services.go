@@ -45,10 +45,12 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		Exclusions:    ipam.HostExclusions(cfg.Interface, own),
 		LeaseDuration: cfg.LeaseDuration,
 		RenewDeadline: cfg.RenewDeadline,
+		RetryPeriod:   cfg.RetryPeriod,
 		SafetyMargin:  cfg.SafetyMargin,
 		Hold:          cfg.APIOutage == string(keeper.Hold),
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
+		Lateness:      vip.DefaultLateness,
 		Healthy:       len(cfg.Health.Checks) == 0,
 	}, services.Deps{
 		Client:    conn.Services.Writes,

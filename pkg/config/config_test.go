@@ -146,9 +146,9 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name: "milliseconds",
-			args: append([]string{"--lease-duration", "1500ms", "--renew-deadline", "1000ms", "--retry-period", "250ms", "--safety-margin", "200ms"}, minimal...),
+			args: append([]string{"--lease-duration", "2950ms", "--renew-deadline", "1000ms", "--retry-period", "250ms", "--safety-margin", "200ms"}, minimal...),
 			want: func(c *Config) {
-				c.LeaseDuration = 1500 * time.Millisecond
+				c.LeaseDuration = 2950 * time.Millisecond
 				c.RenewDeadline = time.Second
 				c.RetryPeriod = 250 * time.Millisecond
 				c.SafetyMargin = 200 * time.Millisecond
@@ -253,6 +253,7 @@ func TestLoadErrors(t *testing.T) {
 		{"lease under 1s", append([]string{"--lease-duration", "900ms", "--renew-deadline", "600ms", "--retry-period", "100ms"}, minimal...), nil, nil, "--lease-duration", "whole seconds"},
 		{"sub-ms", append([]string{"--renew-deadline", "2500500us"}, minimal...), nil, nil, "--renew-deadline", "millisecond"},
 		{"zero retry", append([]string{"--retry-period", "0"}, minimal...), nil, nil, "--retry-period", "0s is below the minimum of 200ms"},
+		{"lease too short to fence", append([]string{"--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "1s"}, minimal...), nil, nil, "--lease-duration", "raise --lease-duration to 4s"},
 		{"no unit", append([]string{"--lease-duration", "5"}, minimal...), nil, nil, "--lease-duration", "no unit"},
 		{"negative", append([]string{"--announce-refresh", "-1s"}, minimal...), nil, nil, "--announce-refresh", "negative"},
 		{"env duration", minimal, map[string]string{"VIPKEEPER_RETRY_PERIOD": "soon"}, nil, "VIPKEEPER_RETRY_PERIOD", "not a duration"},

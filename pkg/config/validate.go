@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/health"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // fieldError is a validation failure of one option; Load turns it into an
@@ -117,6 +118,15 @@ func (c *Config) validateTimings() error {
 		return relation([]string{"renew-deadline", "safety-margin", "lease-duration"},
 			"--renew-deadline %v + --safety-margin %v must be less than --lease-duration %v: a holder that cannot renew must be gone before a follower can take the lease (docs/safety.md)",
 			c.RenewDeadline, c.SafetyMargin, c.LeaseDuration)
+	}
+	// Every address gets a valid lifetime of ⌊lease − margin − lateness⌋
+	// whole seconds at a renewal at best (pkg/vip); it must be at least a
+	// second (the kernel refuses 0) more than a retry period, so that the
+	// next renewal refreshes it before it runs out (docs/safety.md).
+	if least, left := time.Second+c.RetryPeriod, c.LeaseDuration-c.SafetyMargin-vip.DefaultLateness; left < least {
+		return relation([]string{"lease-duration", "safety-margin", "retry-period"},
+			"--lease-duration %v − --safety-margin %v − the kernel's lateness %v leaves %v of address lifetime; it must be at least 1s + --retry-period (%v): raise --lease-duration to %v or more (docs/safety.md)",
+			c.LeaseDuration, c.SafetyMargin, vip.DefaultLateness, left, least, (least + c.SafetyMargin + vip.DefaultLateness).Round(time.Millisecond))
 	}
 	if c.TakeoverProbe > c.RenewDeadline/2 {
 		return relation([]string{"takeover-probe", "renew-deadline"}, "--takeover-probe %v must be at most half of --renew-deadline %v", c.TakeoverProbe, c.RenewDeadline)

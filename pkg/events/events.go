@@ -31,6 +31,7 @@ const (
 	ReasonBound       = "VIPBound"
 	ReasonSteppedDown = "SteppedDown"
 	ReasonRestored    = "VIPRestored"
+	ReasonContested   = "VIPContested"
 )
 
 // Correlator limits, per node and Lease. A failover makes two or three
@@ -179,6 +180,9 @@ func eventFor(t keeper.Transition, node string) (typ, reason, msg string, ok boo
 	case keeper.Restored:
 		return corev1.EventTypeWarning, ReasonRestored,
 			fmt.Sprintf("%s re-added %s after something else removed it from the interface", node, vips), true
+	case keeper.Contested:
+		return corev1.EventTypeWarning, ReasonContested,
+			fmt.Sprintf("%s bound %s although %s still answered for it after waiting as long as any earlier holder can keep it: a host that is not vipkeeper has the address", node, vips, t.Detail), true
 	}
 	return "", "", "", false
 }

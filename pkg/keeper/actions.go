@@ -16,6 +16,7 @@ func (k *Keeper) takeOver(ctx context.Context) {
 			"rode_through", k.now().Sub(k.ridingSince).Round(time.Millisecond))
 		k.ridingSince = time.Time{}
 		k.heldTerm = k.tenure.Term()
+		k.refresh(ctx)
 		k.armRecheck()
 		k.announce(k.cfg.VIPs)
 		return
@@ -74,12 +75,9 @@ func (k *Keeper) bind(ctx context.Context) {
 	start := k.now()
 	k.bound = true
 	k.heldTerm = k.tenure.Term()
-	added, err := k.deps.Binder.Set(ctx, k.desired())
-	if err != nil {
-		// The binder keeps the desired set and retries on its own
-		// schedule; announce now so clients move as soon as it lands.
-		k.log.Error("binding VIP failed; the binder will retry", "vip", k.cfg.VIPs, "err", err)
-	}
+	// On failure the binder keeps the desired set and retries on its own
+	// schedule; announce now so clients move as soon as it lands.
+	added := k.setBinder(ctx, "binding VIP failed; the binder will retry")
 	k.announce(k.cfg.VIPs)
 	k.since = start
 	k.armRecheck()
@@ -101,7 +99,7 @@ func (k *Keeper) unbind(ctx context.Context, reason Reason, detail string) {
 	if was || len(k.announced) > 0 {
 		k.announce(nil)
 	}
-	if _, err := k.deps.Binder.Set(ctx, k.desired()); err != nil {
+	if _, err := k.deps.Binder.Set(ctx, k.wants()); err != nil {
 		k.log.Error("unbinding VIP failed", "vip", k.cfg.VIPs, "reason", reason, "detail", detail, "err", err)
 	}
 	if was {
@@ -126,6 +124,7 @@ func (k *Keeper) check(ctx context.Context, trigger Reason) {
 			k.ridingSince = k.now()
 			k.log.Warn("API server unreachable; holding the VIP until another node claims it", "vip", k.cfg.VIPs, "trigger", trigger)
 		}
+		k.refresh(ctx) // a tick of a ride extends the lifetimes
 		k.armRecheck()
 		return
 	}

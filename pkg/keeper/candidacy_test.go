@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -83,7 +84,7 @@ func TestAPIServerGatesOnlyTheVIP(t *testing.T) {
 		h := &harness{Keeper: k, r: &r.recorder, cancel: cancel, done: make(chan error, 1)}
 		go func() { h.done <- k.Start(ctx) }()
 		synctest.Wait()
-		if err := h.SetServiceVIPs(ctx, addrs(svc)); err != nil {
+		if err := h.SetServiceVIPs(ctx, addrs(svc), time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 

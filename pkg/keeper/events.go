@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
@@ -34,6 +35,9 @@ func (e electionEvent) apply(ctx context.Context, k *Keeper) {
 			k.check(ctx, ReasonLeaseLost)
 		}
 	case tenure.Renewed:
+		if k.bound {
+			k.refresh(ctx)
+		}
 		k.armRecheck()
 		if k.tenure.Leading() && !k.ridingSince.IsZero() {
 			k.log.Info("lease renewed; no longer riding through", "rode_through", k.now().Sub(k.ridingSince).Round(time.Millisecond))
@@ -176,7 +180,10 @@ func (e probeDone) apply(ctx context.Context, k *Keeper) {
 		return
 	}
 	if len(e.holders) > 0 {
-		k.log.Warn("VIP still answered by another host after the probe budget; taking it anyway", "macs", macs(e.holders))
+		// No earlier holder's kernel can still have it: this is not a
+		// vipkeeper stepping down late. Serve, and say so loudly.
+		k.log.Error("VIP still answered by another host after waiting as long as any earlier holder can keep it; binding over it", "macs", macs(e.holders))
+		k.observe(Transition{Change: Contested, Detail: strings.Join(macs(e.holders), ",")})
 	}
 	k.bind(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/vipkeeper/vipkeeper/internal/mailbox"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
@@ -61,11 +62,14 @@ func (in *Inbox) Restored(addr netip.Addr) { in.send(restoredEvent(addr)) }
 // (the services controller's claims, probed). It returns once the binder
 // holds exactly that set — or, for a node that is unhealthy, none of it —
 // so a caller that drops an address may hand it to another node as soon
-// as SetServiceVIPs returns nil. It fails only when ctx ends or the loop
-// has stopped, and then nothing is known about the binder.
-func (in *Inbox) SetServiceVIPs(ctx context.Context, addrs []netip.Addr) error {
+// as SetServiceVIPs returns nil. until is their deadline (the node
+// Lease's, tenure.Lifetime): the kernel drops them by then unless a later
+// call moves it; zero gives them no lifetime at all. It fails only when
+// ctx ends or the loop has stopped, and then nothing is known about the
+// binder.
+func (in *Inbox) SetServiceVIPs(ctx context.Context, addrs []netip.Addr, until time.Time) error {
 	done := make(chan struct{})
-	return in.roundTrip(ctx, serviceEvent{addrs: slices.Clone(addrs), done: done}, done)
+	return in.roundTrip(ctx, serviceEvent{addrs: slices.Clone(addrs), until: until, done: done}, done)
 }
 
 // ErrStopped is returned by Ping once the loop has ended.

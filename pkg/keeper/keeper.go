@@ -5,16 +5,19 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/tenure"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // binder owns the node's VIP addresses (pkg/vip).
 type binder interface {
-	// Set replaces the desired addresses and applies them to the kernel
-	// now, returning the ones it added.
-	Set(ctx context.Context, addrs []netip.Addr) ([]netip.Addr, error)
+	// Set replaces the desired addresses and their deadlines and applies
+	// them to the kernel now (adding what is missing, refreshing the
+	// lifetimes of what is there), returning the ones it added.
+	Set(ctx context.Context, want []vip.Want) ([]netip.Addr, error)
 }
 
 // announcer sends gratuitous ARP and unsolicited NA (pkg/announce).
@@ -62,10 +65,15 @@ type Config struct {
 	// RenewDeadline bounds how long a holder riding through an outage
 	// waits, once the API is back, to renew its own lease.
 	RenewDeadline time.Duration
-	OnOutage      OutagePolicy
+	// RetryPeriod is how often the holder renews (tenure.Config).
+	RetryPeriod time.Duration
+	OnOutage    OutagePolicy
 	// ProbeWait is how long one pre-bind probe round waits for answers;
 	// ProbeBudget bounds all rounds (then we bind and announce anyway).
 	ProbeWait, ProbeBudget time.Duration
+	// Lateness is how late the kernel may remove an expired address
+	// (vip.Config.Lateness); it paces the refreshes of a ride.
+	Lateness time.Duration
 	// Healthy is the node's health before the first report.
 	Healthy bool
 	// CheckAPIServer makes the readiness of this node's own API server
@@ -84,8 +92,10 @@ func (c Config) rules() tenure.Config {
 		LeaseDuration: c.LeaseDuration,
 		SafetyMargin:  c.SafetyMargin,
 		RenewDeadline: c.RenewDeadline,
+		RetryPeriod:   c.RetryPeriod,
 		Hold:          c.OnOutage == Hold,
 		ProbeBudget:   c.ProbeBudget,
+		Lateness:      c.Lateness,
 	}
 }
 
@@ -129,7 +139,22 @@ type Keeper struct {
 	// svc is the Service VIPs the services controller may bind now
 	// (SetServiceVIPs); bound only while the node is healthy.
 	svc       []netip.Addr
+	svcUntil  time.Time    // the deadline of svc: the node Lease's, from the services controller
 	announced []netip.Addr // the set last handed to the announcer and guard
+
+	// deadlines is what wants last gave the binder, for Deadlines.
+	deadlines atomic.Pointer[[2]time.Time]
+}
+
+// Deadlines reports when the kernel drops, at the latest, the
+// control-plane VIPs (zero while they are not bound) and the Service VIPs
+// (zero while there are none), as last handed to the binder. It is safe
+// for concurrent use (metrics read it at scrape time).
+func (k *Keeper) Deadlines() (controlPlane, services time.Time) {
+	if d := k.deadlines.Load(); d != nil {
+		return d[0], d[1]
+	}
+	return time.Time{}, time.Time{}
 }
 
 // New returns a Keeper reading in (a new Inbox if nil); it starts nothing.

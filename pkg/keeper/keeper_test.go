@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 var vips = []netip.Addr{netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100")}
@@ -26,6 +28,15 @@ type recorder struct {
 	calls   []string
 	bound   bool
 	holders [][]net.HardwareAddr // answers of successive probes; then none
+	wants   []vip.Want           // the last Set
+}
+
+func addrsOf(w []vip.Want) []netip.Addr {
+	a := make([]netip.Addr, len(w))
+	for i, x := range w {
+		a[i] = x.Addr
+	}
+	return a
 }
 
 func (r *recorder) add(s string) {
@@ -34,8 +45,10 @@ func (r *recorder) add(s string) {
 	r.calls = append(r.calls, s)
 }
 
-func (r *recorder) Set(_ context.Context, a []netip.Addr) ([]netip.Addr, error) {
+func (r *recorder) Set(_ context.Context, w []vip.Want) ([]netip.Addr, error) {
+	a := addrsOf(w)
 	r.mu.Lock()
+	r.wants = slices.Clone(w)
 	was := r.bound
 	r.bound = len(a) > 0
 	r.mu.Unlock()

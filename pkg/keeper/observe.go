@@ -48,6 +48,11 @@ const (
 	Unbound
 	// Restored: the binder re-added the VIP after someone removed it.
 	Restored
+	// Contested: another host still answered for the VIP after the
+	// pre-bind probe waited as long as any earlier holder's kernel can
+	// keep it (not a vipkeeper, or a misconfigured one); the VIP is bound
+	// over it. Detail names the MACs.
+	Contested
 )
 
 func (c Change) String() string {
@@ -62,6 +67,8 @@ func (c Change) String() string {
 		return "unbound"
 	case Restored:
 		return "restored"
+	case Contested:
+		return "contested"
 	}
 	return "unknown"
 }
@@ -73,7 +80,7 @@ type Transition struct {
 	VIPs   []netip.Addr // the configured VIPs (Restored: the one re-added)
 	Term   uint64       // the election term, for Acquired and Lost
 	Reason Reason       // for Unbound
-	Detail string       // for Unbound: the human reason, e.g. "link down"; may be ""
+	Detail string       // for Unbound: the human reason, e.g. "link down"; may be ""; for Contested: who answered
 	Took   time.Duration
 }
 

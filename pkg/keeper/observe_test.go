@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // transitions is an Observer that keeps a short description of each
@@ -165,7 +166,7 @@ func TestReasonsAreLabels(t *testing.T) {
 // blockingBinder never returns from Set while block is open.
 type blockingBinder struct{ block chan struct{} }
 
-func (b blockingBinder) Set(ctx context.Context, _ []netip.Addr) ([]netip.Addr, error) {
+func (b blockingBinder) Set(ctx context.Context, _ []vip.Want) ([]netip.Addr, error) {
 	<-b.block
 	return nil, nil
 }

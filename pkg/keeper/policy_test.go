@@ -227,12 +227,19 @@ func TestProbeBudget(t *testing.T) {
 		cfg := baseConfig
 		cfg.ProbeWait, cfg.ProbeBudget = 100*time.Millisecond, 250*time.Millisecond
 		h := start(t, cfg, true)
-		for range 10 {
+		for range 100 {
 			h.r.holders = append(h.r.holders, []net.HardwareAddr{otherMAC})
 		}
 		win(h, 1)
-		time.Sleep(2 * time.Second)
-		check(t, h, []string{"probe", "probe", "probe", "bind 2", "announce"})
+		time.Sleep(6 * time.Second)
+		// The probe is a fence: it waits past its budget for as long as an
+		// earlier holder's kernel can keep the VIP (lease 5 s − margin
+		// 500 ms), 45 rounds of 100 ms, then binds over whoever answers.
+		var want []string
+		for range 45 {
+			want = append(want, "probe")
+		}
+		check(t, h, append(want, "bind 2", "announce"))
 		h.stop(t)
 	})
 }

@@ -8,10 +8,12 @@ import (
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
+	"github.com/vipkeeper/vipkeeper/pkg/vip"
 )
 
 // setRecorder is a binder and announcer that keeps the last sets, so the
@@ -21,7 +23,8 @@ type setRecorder struct {
 	set, announced, fresh []netip.Addr
 }
 
-func (r *setRecorder) Set(_ context.Context, a []netip.Addr) ([]netip.Addr, error) {
+func (r *setRecorder) Set(_ context.Context, w []vip.Want) ([]netip.Addr, error) {
+	a := addrsOf(w)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.set = slices.Clone(a)
@@ -70,7 +73,7 @@ func TestServiceVIPs(t *testing.T) {
 	svcA, svcB := "203.0.113.1", "2001:db8::1:1"
 	set := func(a ...string) func(h *harness, r *setRecorder) {
 		return func(h *harness, _ *setRecorder) {
-			if err := h.SetServiceVIPs(context.Background(), addrs(a...)); err != nil {
+			if err := h.SetServiceVIPs(context.Background(), addrs(a...), time.Now().Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -138,7 +141,7 @@ func TestServicesOnly(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- k.Start(ctx) }()
-		if err := k.SetServiceVIPs(t.Context(), addrs("203.0.113.7")); err != nil {
+		if err := k.SetServiceVIPs(t.Context(), addrs("203.0.113.7"), time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if got, _, _ := r.state(); !slices.Equal(got, []string{"203.0.113.7"}) {
@@ -151,7 +154,7 @@ func TestServicesOnly(t *testing.T) {
 		if got, _, _ := r.state(); len(got) != 0 {
 			t.Errorf("after shutdown the binder holds %v", got)
 		}
-		if err := k.SetServiceVIPs(t.Context(), nil); err == nil {
+		if err := k.SetServiceVIPs(t.Context(), nil, time.Time{}); err == nil {
 			t.Error("SetServiceVIPs after the loop stopped: want an error")
 		}
 	})

@@ -60,6 +60,7 @@ type Metrics struct {
 	vipBind           prometheus.Counter
 	vipUnbind         *prometheus.CounterVec
 	vipRestored       prometheus.Counter
+	vipContested      prometheus.Counter
 	probeSuccess      *prometheus.GaugeVec
 	probeDuration     *prometheus.GaugeVec
 	healthy           prometheus.Gauge
@@ -110,6 +111,8 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 		Help: "Times this node withdrew the VIP, by reason."}, []string{"reason"})
 	m.vipRestored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "vip", Name: "restored_total",
 		Help: "Times the VIP was re-added after something else removed it from the interface."})
+	m.vipContested = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "vip", Name: "contested_total",
+		Help: "Times this node bound the VIP although another host still answered for it after the pre-bind probe waited as long as any earlier holder can keep it."})
 	m.probeSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "health", Name: "probe_success",
 		Help: "1 if the last probe of the health check succeeded, else 0."}, []string{"check"})
 	m.probeDuration = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "health", Name: "probe_duration_seconds",
@@ -133,7 +136,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	build.WithLabelValues(cfg.Build.Version, cfg.Build.Commit, cfg.Build.GoVersion).Set(1)
 
 	for _, c := range []prometheus.Collector{leader, m.leaderTransitions, m.leaderSince, m.renewDuration, m.renewFailures,
-		m.vipBound, m.vipBind, m.vipUnbind, m.vipRestored, m.probeSuccess, m.probeDuration, m.healthy,
+		m.vipBound, m.vipBind, m.vipUnbind, m.vipRestored, m.vipContested, m.probeSuccess, m.probeDuration, m.healthy,
 		m.apiReachable, m.apiRecoveries, m.doctorFindings, m.serviceVIPs, m.allocator, m.poolAddresses, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

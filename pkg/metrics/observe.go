@@ -32,6 +32,8 @@ func (m *Metrics) Observe(t keeper.Transition) {
 		m.setBound(t, 0)
 	case keeper.Restored:
 		m.vipRestored.Inc()
+	case keeper.Contested:
+		m.vipContested.Inc()
 	}
 }
 

@@ -62,9 +62,10 @@ type Config struct {
 	// hands out (ipam.HostExclusions: this node's own addresses, its
 	// subnets' network and broadcast addresses); a Warning names each.
 	Exclusions []ipam.Exclusion
-	// LeaseDuration, RenewDeadline and SafetyMargin are the node Lease's
-	// timings, the same as the control-plane Lease's (docs/safety.md).
-	LeaseDuration, RenewDeadline, SafetyMargin time.Duration
+	// LeaseDuration, RenewDeadline, RetryPeriod and SafetyMargin are the
+	// node Lease's timings, the same as the control-plane Lease's
+	// (docs/safety.md).
+	LeaseDuration, RenewDeadline, RetryPeriod, SafetyMargin time.Duration
 	// Hold keeps the node's Service VIPs while the API server is
 	// unreachable (--api-outage hold), until another node claims one on
 	// the wire.
@@ -72,6 +73,9 @@ type Config struct {
 	// ProbeWait is one pre-bind probe round; ProbeBudget bounds all rounds
 	// of one address (then it is bound anyway). ProbeWait 0 disables.
 	ProbeWait, ProbeBudget time.Duration
+	// Lateness is how late the kernel may remove an expired address
+	// (vip.Config.Lateness); it paces the refreshes of a ride.
+	Lateness time.Duration
 	// Healthy is the node's health before the first report.
 	Healthy bool
 	// Writers bounds concurrent API writes; 0 means 16.
@@ -81,7 +85,9 @@ type Config struct {
 // binder takes the Service VIPs this node may bind (the keeper, which
 // owns the one binder); it returns once they are applied.
 type binder interface {
-	SetServiceVIPs(ctx context.Context, addrs []netip.Addr) error
+	// until is the addresses' deadline (tenure.Lifetime on the node
+	// Lease): the kernel drops them by then unless a later call moves it.
+	SetServiceVIPs(ctx context.Context, addrs []netip.Addr, until time.Time) error
 }
 
 // prober asks the wire whether another host still answers for addrs
@@ -181,8 +187,10 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 		LeaseDuration: cfg.LeaseDuration,
 		SafetyMargin:  cfg.SafetyMargin,
 		RenewDeadline: cfg.RenewDeadline,
+		RetryPeriod:   cfg.RetryPeriod,
 		Hold:          cfg.Hold,
 		ProbeBudget:   cfg.ProbeBudget,
+		Lateness:      cfg.Lateness,
 	}, cfg.Healthy)
 	return c, nil
 }

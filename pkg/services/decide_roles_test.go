@@ -22,7 +22,7 @@ func TestDecideOutage(t *testing.T) {
 		objs:  objs,
 		steps: base(api(sec(1), false)),
 		at:    sec(2),
-		want:  planView{Bind: []string{addrA}, Claimed: 1, Addresses: 2, Next: sec(1)},
+		want:  planView{Bind: []string{addrA}, Claimed: 1, Addresses: 2, Next: sec(0.25)},
 	}, {
 		name:  "API down past the deadline (hold): riding, binds kept, nothing written",
 		objs:  objs,
@@ -228,6 +228,6 @@ func TestDecideNext(t *testing.T) {
 		name:  "a released peer sets no deadline",
 		steps: held(peer(0, "n2", "", "7"), renewed(sec(3))),
 		at:    sec(4.7),
-		want:  planView{Allocate: true, Next: sec(1)},
+		want:  planView{Allocate: true, Next: sec(0.55)},
 	}})
 }

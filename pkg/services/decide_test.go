@@ -76,7 +76,7 @@ func newDecider(t *testing.T, tc decideCase, clock *time.Time) *Controller {
 	t.Helper()
 	cfg := Config{
 		Node: "n1", Namespace: ns, Pools: testPools,
-		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second,
+		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second,
 		Hold: !tc.release, Healthy: true,
 	}
 	deps := Deps{Client: newClient(), Binder: &fakeBinder{}, NodeLease: &stubLease{}}
@@ -238,7 +238,7 @@ func TestDecideBind(t *testing.T) {
 		steps: held(wrote(0, addrA, 1, "2"), elected(sec(2), 2), renewed(sec(2)), bindNow(sec(3)), wire(sec(3), addrA),
 			wrote(sec(4), AllocatorKey, 2, "3"), wrote(sec(4), addrA, 2, "4")),
 		at:   sec(4),
-		want: planView{Bind: []string{addrA}, Allocate: true, Claimed: 1, Addresses: 1, Next: sec(1)},
+		want: planView{Bind: []string{addrA}, Allocate: true, Claimed: 1, Addresses: 1, Next: sec(0.25)},
 	}, {
 		name:  "a wire claim on an address written in this term is kept",
 		objs:  []any{svcA},
@@ -250,13 +250,13 @@ func TestDecideBind(t *testing.T) {
 		objs:  []any{svcA},
 		steps: held(claimed(0, addrA, "n1", "2"), writeFailed(sec(1), addrA)),
 		at:    sec(1.5),
-		want:  planView{Allocate: true, Addresses: 1, Next: sec(1)},
+		want:  planView{Allocate: true, Addresses: 1, Next: sec(0.75)},
 	}, {
 		name:  "a failed claim write is retried after a second",
 		objs:  []any{svcA},
 		steps: held(claimed(0, addrA, "n1", "2"), writeFailed(sec(1), addrA)),
 		at:    sec(2),
-		want:  planView{Takes: []owner.Decision{take(addrA)}, Allocate: true, Addresses: 1, Next: sec(1)},
+		want:  planView{Takes: []owner.Decision{take(addrA)}, Allocate: true, Addresses: 1, Next: sec(0.25)},
 	}, {
 		name:  "an orphan claim of ours is deleted",
 		steps: held(wrote(0, "203.0.113.5", 1, "5")),
@@ -289,19 +289,19 @@ func TestDecideTakeFrom(t *testing.T) {
 		objs:  []any{svcA},
 		steps: silent,
 		at:    sec(5.5),
-		want:  planView{Check: []string{"n2"}, Allocate: true, Addresses: 1, Next: sec(1)},
+		want:  planView{Check: []string{"n2"}, Allocate: true, Addresses: 1, Next: sec(0.75)},
 	}, {
 		name:  "a silent node read unchanged at quorum: its claim is taken",
 		objs:  []any{svcA},
 		steps: then(checked(sec(5.5), "n2", "n2", "7")),
 		at:    sec(5.5),
-		want:  planView{Takes: []owner.Decision{take(addrA)}, Allocate: true, Addresses: 1, Next: sec(1)},
+		want:  planView{Takes: []owner.Decision{take(addrA)}, Allocate: true, Addresses: 1, Next: sec(0.75)},
 	}, {
 		name:  "a silent node read renewed at quorum: fresh again, not taken",
 		objs:  []any{svcA},
 		steps: then(checked(sec(5.5), "n2", "n2", "8")),
 		at:    sec(5.5),
-		want:  planView{Allocate: true, Addresses: 1, Next: sec(1)},
+		want:  planView{Allocate: true, Addresses: 1, Next: sec(0.75)},
 	}, {
 		name:  "a node read renewed at quorum stays fresh for a lease duration after the read",
 		objs:  []any{svcA},
@@ -331,6 +331,6 @@ func TestDecideTakeFrom(t *testing.T) {
 		objs:  []any{svcA},
 		steps: then(step{sec(5.5), nodeChecked{node: "n2", err: context.DeadlineExceeded}}),
 		at:    sec(5.5),
-		want:  planView{Check: []string{"n2"}, Allocate: true, Addresses: 1, Next: sec(1)},
+		want:  planView{Check: []string{"n2"}, Allocate: true, Addresses: 1, Next: sec(0.75)},
 	}})
 }

@@ -38,7 +38,7 @@ type fakeBinder struct {
 	check func(addrs []netip.Addr)
 }
 
-func (b *fakeBinder) SetServiceVIPs(_ context.Context, addrs []netip.Addr) error {
+func (b *fakeBinder) SetServiceVIPs(_ context.Context, addrs []netip.Addr, _ time.Time) error {
 	if b.check != nil {
 		b.check(addrs)
 	}

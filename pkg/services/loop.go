@@ -222,17 +222,22 @@ func (c *Controller) apply(ctx context.Context, p plan) {
 			ks.resetProbe()
 		}
 	}
-	if !slices.Equal(p.bind, st.bound) {
+	// The deadline of what is bound: asked on every pass, which extends
+	// it while the node rides through an outage; a renewal moves it.
+	until, _ := st.tenure.Lifetime(c.now())
+	if moved := len(p.bind) > 0 && until.After(st.boundUntil); moved || !slices.Equal(p.bind, st.bound) {
 		start := c.now()
-		if err := c.deps.Binder.SetServiceVIPs(ctx, p.bind); err != nil {
+		if err := c.deps.Binder.SetServiceVIPs(ctx, p.bind, until); err != nil {
 			// Not known to be unbound: hand nothing over this time. The
 			// binder fails only when the node is shutting down: take
 			// nothing more either, or peers would wait for our release.
 			c.log.Warn("applying Service VIPs failed; taking and handing over nothing", "err", err)
 			p.gives, p.takes, st.binderDown = nil, nil, true
 		} else {
-			c.logBound(st.bound, p.bind, c.now().Sub(start))
-			st.bound = p.bind
+			if !slices.Equal(p.bind, st.bound) {
+				c.logBound(st.bound, p.bind, c.now().Sub(start))
+			}
+			st.bound, st.boundUntil = p.bind, until
 		}
 	}
 	if st.binderDown {

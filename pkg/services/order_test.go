@@ -173,7 +173,7 @@ func startOrder(t *testing.T, release, peer bool, preload []string) *orderHarnes
 	}
 	c, err := New(Config{
 		Node: "n1", Namespace: ns, Pools: testPools,
-		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second,
+		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second,
 		Hold: !release, Healthy: true,
 	}, Deps{Client: h.client, Informers: h.client, Binder: h.binder, NodeLease: &stubLease{}}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -25,6 +25,7 @@ type state struct {
 	pendingSet *informerSet // a restarted set waiting for its first lists
 
 	bound      []netip.Addr // what the binder was last given
+	boundUntil time.Time    // and their deadline
 	binderDown bool         // the binder refused the last set: we are shutting down
 	probing    bool         // a pre-bind probe is under way
 
@@ -354,7 +355,7 @@ func (e probeDone) apply(c *Controller) {
 		ks := st.key(a.String())
 		switch st.tenure.Probe(ks.probeAt, now, slices.Contains(e.answered, a)) {
 		case tenure.BindContested:
-			c.log.Warn("Service VIP still answered by another host after the probe budget; taking it anyway", "vip", a)
+			c.log.Error("Service VIP still answered by another host after waiting as long as any earlier holder can keep it; binding over it", "vip", a)
 			ks.probed = true
 		case tenure.Bind:
 			ks.probed = true

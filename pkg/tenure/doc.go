@@ -20,11 +20,17 @@
 //     server is unreachable, and for one renew deadline after it comes
 //     back, to renew; it yields to any host that claims an address on the
 //     wire meanwhile;
+//   - the lifetime of the addresses (Lifetime): the kernel removes them by
+//     the holder's deadline on its own, so a frozen or dead daemon cannot
+//     keep them; a ride extends the lifetime on each of the live loop's
+//     ticks, and ends where the last extension does;
 //   - a claim seen on the wire: kept (and announced over) only while the
 //     holder's lease is valid and the address is held under the current
 //     term; otherwise the holder yields;
-//   - the pre-bind probe budget: a new holder probes for a previous one
-//     and binds when nobody answers, or when the budget is spent.
+//   - the pre-bind probe is a fence: a new holder probes for a previous
+//     one and binds when nobody answers; it waits for silence as long as
+//     an earlier holder's kernel can keep the address, and binds over
+//     whatever still answers then, loudly.
 //
 // A Tenure does no I/O, starts no goroutine and reads no clock: every
 // method that depends on time takes now.

@@ -26,10 +26,16 @@ func cfg(hold bool) tenure.Config {
 		LeaseDuration: 5 * time.Second,
 		SafetyMargin:  500 * time.Millisecond,
 		RenewDeadline: 3 * time.Second,
+		RetryPeriod:   time.Second,
 		Hold:          hold,
 		ProbeBudget:   time.Second,
 	}
 }
+
+// overdue is when a renewal at t0 is overdue under cfg: the retry period,
+// plus half of what is left until the kernel may drop an address whose
+// lifetime was set at t0 (4.5s − no lateness − 1s of rounding − 1s).
+const overdue = 2250 * time.Millisecond
 
 func elected(term uint64) election.Event { return election.Event{Kind: election.Elected, Term: term} }
 func lost(term uint64) election.Event    { return election.Event{Kind: election.Lost, Term: term} }

@@ -16,7 +16,7 @@ func TestKeepAgainst(t *testing.T) {
 		name: "held in an older term: yield", hold: true, healthy: true,
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)), ev(lost(1)), ev(elected(2)), ev(renewed(s)),
-			check(2*s, held(5500*ms)),
+			check(2*s, held(s+overdue)),
 			checkKeep(2*s, 1, false),
 			checkKeep(2*s, 2, true),
 		},
@@ -47,7 +47,7 @@ func TestKeepAgainst(t *testing.T) {
 		name: "in the outage but before the deadline: keep", hold: true, healthy: true,
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)), api(false, s),
-			check(2*s, held(deadline)),
+			check(2*s, held(overdue)),
 			checkKeep(2*s, 1, true),
 		},
 	}, {

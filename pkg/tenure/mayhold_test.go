@@ -21,8 +21,11 @@ func TestMayHold(t *testing.T) {
 		name: "fresh holder before its deadline", hold: true, healthy: true,
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)),
-			check(0, held(deadline)),
-			check(s, held(deadline)),
+			// Under hold, the loop is woken when the renewal is overdue
+			// (to extend lifetimes); nothing else changes.
+			check(0, held(overdue)),
+			check(s, held(overdue)),
+			check(overdue, held(deadline)),
 			check(deadline-1, held(deadline)),
 		},
 	}, {
@@ -52,7 +55,7 @@ func TestMayHold(t *testing.T) {
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)),
 			check(s, no(tenure.Unhealthy)),
-			healthy(true), check(s, held(deadline)),
+			healthy(true), check(s, held(overdue)),
 			healthy(false), check(2*s, no(tenure.Unhealthy)),
 		},
 	}, {
@@ -96,7 +99,7 @@ func TestMayHold(t *testing.T) {
 			ev(elected(1)), ev(renewed(0)), api(false, 2*s), api(true, 10*s),
 			check(11*s, ridingUntil(13*s)),
 			ev(renewed(11 * s)),
-			check(11*s, held(15500*ms)),
+			check(11*s, held(11*s+overdue)),
 			check(15500*ms-1, held(15500*ms)),
 			check(15500*ms, no(tenure.DeadlinePassed)),
 		},
@@ -205,7 +208,7 @@ func TestMayHold(t *testing.T) {
 		name: "hold: unhealthy and healthy again before the deadline: held, but no ride (the VIP was dropped)", hold: true, healthy: true,
 		steps: []step{
 			ev(elected(1)), ev(renewed(0)), api(false, s), healthy(false), healthy(true),
-			check(2*s, held(deadline)),
+			check(2*s, held(overdue)),
 			check(10*s, no(tenure.APIUnreachable)),
 		},
 	}, {
@@ -226,7 +229,7 @@ func TestMayHold(t *testing.T) {
 			ev(elected(1)), ev(renewed(0)), api(false, s), ev(lost(1)), api(true, 20*s), ev(renewed(20*s + 100*time.Millisecond)),
 			check(20*s+200*time.Millisecond, ridingUntil(23*s)),
 			ev(elected(2)),
-			check(20*s+200*time.Millisecond, held(24*s+600*time.Millisecond)),
+			check(20*s+200*time.Millisecond, held(20*s+100*time.Millisecond+overdue)),
 		},
 	}, {
 		name: "a repeated down does not move the outage's start", hold: true, healthy: true,
@@ -247,7 +250,7 @@ func TestMayHold(t *testing.T) {
 			ev(elected(1)), ev(renewed(0)), api(false, s), ev(lost(1)), api(true, 10*s),
 			check(10*s, ridingUntil(13*s)),
 			ev(elected(2)), ev(renewed(11 * s)),
-			check(11*s, held(15500*ms)),
+			check(11*s, held(11*s+overdue)),
 		},
 	}})
 }

@@ -12,10 +12,13 @@ const (
 	Wait ProbeOutcome = iota + 1
 	// Bind: nobody answered.
 	Bind
-	// BindContested: another host still answers, but the probe budget is
-	// spent: bind anyway, and let the announcements win the clients over
-	// (the other host is a crashed daemon's kernel that still has the
-	// address, or not a vipkeeper at all). Callers log it loudly.
+	// BindContested: another host still answers after the longest
+	// lifetime any earlier holder's kernel can have kept the address for
+	// (see Probe): it is not a vipkeeper that held by a Lease (a host
+	// configured with the address by hand, a misconfiguration). Bind
+	// anyway, and let the announcements win the clients over: waiting on
+	// would leave the address unserved for as long as the other host stays
+	// wrong. Callers make it loud: a warning, an Event and a metric.
 	BindContested
 )
 
@@ -33,9 +36,15 @@ func (o ProbeOutcome) String() string {
 
 // Probe decides after a probe round that ended at now, for an address
 // whose first probe under the current claim started at began; answered
-// says whether another host still answered for it. A holder riding
-// through an outage yields when it sees the probe, so the next round
-// usually finds the address free and no instant has two owners.
+// says whether another host still answered for it. The probe is a fence,
+// not a delay: a new holder waits for silence. A holder riding through an
+// outage yields when it sees the probe, so the next round usually finds
+// the address free; a frozen or dead one stops answering when the kernel
+// drops the address, by the last lifetime it gave it. That lifetime never
+// reaches further than lease duration − safety margin past the instant it
+// was given (a renewal, or a tick of a ride), which was before this probe
+// began; so silence is awaited for that long (or the configured budget, if
+// longer), and only what still answers then is contested.
 func (t *Tenure) Probe(began, now time.Time, answered bool) ProbeOutcome {
 	return t.cfg.Probe(began, now, answered)
 }
@@ -46,8 +55,15 @@ func (c Config) Probe(began, now time.Time, answered bool) ProbeOutcome {
 	switch {
 	case !answered:
 		return Bind
-	case now.Sub(began) >= c.ProbeBudget:
+	case now.Sub(began) >= c.silence():
 		return BindContested
 	}
 	return Wait
+}
+
+// silence is how long Probe waits for an address to fall silent: the
+// longest lifetime an earlier holder's kernel can still give it (a
+// rideStep, lateness included), or ProbeBudget if longer.
+func (c Config) silence() time.Duration {
+	return max(c.ProbeBudget, c.rideStep())
 }

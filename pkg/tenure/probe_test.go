@@ -22,9 +22,10 @@ func TestProbe(t *testing.T) {
 		{"not answered, past the budget", 5 * s, false, tenure.Bind},
 		{"answered, first round", 0, true, tenure.Wait},
 		{"answered before the budget", 500 * ms, true, tenure.Wait},
-		{"answered just before the budget", s - 1, true, tenure.Wait},
-		{"answered at exactly the budget", s, true, tenure.BindContested},
-		{"answered after the budget", s + 1, true, tenure.BindContested},
+		{"answered past the budget, within an old lifetime", 2 * s, true, tenure.Wait},
+		{"answered just before the longest lifetime", 4500*ms - 1, true, tenure.Wait},
+		{"answered at exactly the longest lifetime", 4500 * ms, true, tenure.BindContested},
+		{"answered after the longest lifetime", 4500*ms + 1, true, tenure.BindContested},
 		{"answered long after the budget", time.Hour, true, tenure.BindContested},
 	}
 	for _, hold := range []bool{true, false} {

@@ -15,11 +15,29 @@ type Config struct {
 	// RenewDeadline is how long a holder riding through an outage keeps
 	// its addresses after the API server is back, to renew its Lease.
 	RenewDeadline time.Duration
+	// RetryPeriod is how often the holder renews: under hold, a renewal
+	// missing for longer (see overdueAt) may be the start of an outage.
+	RetryPeriod time.Duration
 	// Hold rides through API outages (--api-outage hold); without it the
 	// holder is gone by its deadline whatever the cause (release).
 	Hold bool
 	// ProbeBudget bounds the pre-bind probe of one address (see Probe).
 	ProbeBudget time.Duration
+	// Lateness is how late the kernel may remove an address whose
+	// lifetime ran out (pkg/vip); it paces the ticks of a ride (rideTick).
+	Lateness time.Duration
+}
+
+// rideStep is how far one tick of a ride extends its lifetime: as far as a
+// renewal at that instant would have moved the deadline.
+func (c Config) rideStep() time.Duration { return c.LeaseDuration - c.SafetyMargin }
+
+// rideTick is how often a holder that rides (or may ride) through an
+// outage must ask Lifetime again: half of the shortest lifetime the
+// binder gives for a rideStep, so a live loop always extends a lifetime
+// before the kernel ends it, and a frozen one does not.
+func (c Config) rideTick() time.Duration {
+	return max((c.rideStep()-c.Lateness)/2, 100*time.Millisecond) // a floor for nonsensical settings, which config rejects
 }
 
 // Why says why a node may or may not hold. The values are a small fixed
@@ -115,6 +133,9 @@ type Tenure struct {
 	term          uint64    // the term we lead, while leading
 	lostUpTo      uint64    // every term <= lostUpTo has ended
 	lastRenew     time.Time // send time of our last successful write
+	// rideUntil is the latest deadline Lifetime handed out (zero before
+	// the first): a ride lasts only while its loop keeps extending it.
+	rideUntil time.Time
 }
 
 // New returns the tenure of a node that leads nothing yet, with the API
@@ -172,6 +193,7 @@ func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
 	case up && !t.apiUp:
 		t.apiBack, back = now, true
 	case !up && t.apiUp:
+		t.apiDown = now
 		// The outage continues whatever holding there is now: one by the
 		// Lease, or a ride whose API server came back less than a renew
 		// deadline ago and went away again (the watchdog's verdict can
@@ -183,7 +205,6 @@ func (t *Tenure) SetAPI(up bool, now time.Time) (back bool) {
 		default:
 			t.rideable = false
 		}
-		t.apiDown = now
 	}
 	t.apiUp = up
 	return back
@@ -230,6 +251,11 @@ func (t *Tenure) riding(now time.Time) bool {
 	if !t.cfg.Hold || !t.healthy || !t.outageSpans() {
 		return false
 	}
+	if !t.rideUntil.IsZero() && !now.Before(t.rideUntil) {
+		// The loop did not extend the ride in time (it was frozen): the
+		// kernel has dropped the addresses, and the ride is over.
+		return false
+	}
 	return !t.apiUp || now.Before(t.apiBack.Add(t.cfg.RenewDeadline))
 }
 
@@ -250,11 +276,23 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 	case !t.healthy:
 		return Verdict{Why: Unhealthy}
 	case t.Fresh(now):
-		return Verdict{OK: true, Until: t.Deadline(), Why: Held}
+		v := Verdict{OK: true, Until: t.Deadline(), Why: Held}
+		switch {
+		case t.mayRide(now) && !t.rideUntil.IsZero():
+			// A ride may follow: extend its lifetime on every tick.
+			v.Until = earliest(v.Until, now.Add(t.cfg.rideTick()))
+		case t.cfg.Hold && now.Before(t.overdueAt()):
+			// Wake when the renewal is overdue, to start extending.
+			v.Until = earliest(v.Until, t.overdueAt())
+		}
+		return v
 	case t.riding(now):
 		v := Verdict{OK: true, Why: Riding}
 		if t.apiUp {
 			v.Until = t.apiBack.Add(t.cfg.RenewDeadline)
+		}
+		if !t.rideUntil.IsZero() {
+			v.Until = earliest(earliest(v.Until, now.Add(t.cfg.rideTick())), t.rideUntil)
 		}
 		return v
 	case t.lastRenew.IsZero():
@@ -267,6 +305,68 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 		return Verdict{Why: NotLeading}
 	}
 	return Verdict{Why: DeadlinePassed}
+}
+
+// mayRide reports whether the holding may turn into a ride: the policy is
+// hold, the node is healthy, and either an outage of the API server began
+// while the node held by its Lease and lasts, or the node holds by its
+// Lease but its renewal is overdue. The second case is the start of an
+// outage that the watchdog has not confirmed yet: a hung API server is
+// declared unreachable only when a request times out, close to the
+// deadline, and by then the kernel would already have dropped addresses
+// whose lifetime is the deadline less its lateness. Extending early is as
+// safe as riding itself: a live rider yields to any takeover it hears, and
+// a frozen one keeps its addresses for at most a rideStep after its last
+// tick, which the next holder's probe waits out (Probe).
+func (t *Tenure) mayRide(now time.Time) bool {
+	if !t.cfg.Hold || !t.healthy {
+		return false
+	}
+	return (t.rideable && !t.apiUp) || (t.Fresh(now) && !now.Before(t.overdueAt()))
+}
+
+// overdueAt is when a holder's renewal is overdue: halfway between when
+// the next renewal is due (a retry period after the last one) and the
+// earliest the kernel may drop an address whose lifetime was set right
+// after the last renewal (its deadline less the lateness, rounded down to
+// whole seconds: up to a second earlier still). Halfway leaves a slow
+// renewal time to land and the loop time to extend before the kernel acts.
+func (t *Tenure) overdueAt() time.Time {
+	due := t.cfg.RetryPeriod
+	dropped := t.cfg.rideStep() - t.cfg.Lateness - time.Second
+	return t.lastRenew.Add(due + max(dropped-due, 0)/2)
+}
+
+// earliest is the earlier of a and b, where zero means never.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Lifetime is the deadline to give the node's addresses at now, the
+// instant by which the kernel must have removed them on its own if the
+// loop never runs again (pkg/vip turns it into a valid_lft): the holder's
+// deadline; while it rides, or may ride, through an outage, a rideStep
+// from now, so the live loop extends it on each of its ticks (MayHold's
+// Until) and a frozen one does not — its ride ends where the last
+// extension does. ok is false when the node may not hold at all.
+// Every loop that binds addresses asks Lifetime for their deadline, and
+// asks again by MayHold's Until.
+func (t *Tenure) Lifetime(now time.Time) (until time.Time, ok bool) {
+	v := t.MayHold(now)
+	if !v.OK {
+		return time.Time{}, false
+	}
+	until = t.Deadline()
+	if v.Why == Riding || t.mayRide(now) {
+		until = now.Add(t.cfg.rideStep())
+	}
+	if until.After(t.rideUntil) {
+		t.rideUntil = until
+	}
+	return t.rideUntil, true
 }
 
 // KeepAgainst answers a claim seen on the wire for an address this node

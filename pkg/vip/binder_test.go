@@ -134,7 +134,7 @@ func TestSetReconcile(t *testing.T) {
 			}
 			b := newWithNetlink(Config{Interface: testIf}, f, testLogger(t))
 
-			added, err := b.Set(t.Context(), tt.set)
+			added, err := b.Set(t.Context(), forever(tt.set...))
 			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
 				t.Errorf("Set() error = %v, want %v", err, tt.wantErr)
 			}
@@ -158,7 +158,7 @@ func TestSetReconcile(t *testing.T) {
 func TestSetInterfaceMissing(t *testing.T) {
 	f := newFake("other0", testIndex)
 	b := newWithNetlink(Config{Interface: testIf}, f, testLogger(t))
-	added, err := b.Set(t.Context(), []netip.Addr{a4})
+	added, err := b.Set(t.Context(), forever(a4))
 	if !errors.Is(err, ErrInterfaceNotFound) {
 		t.Fatalf("Set() error = %v, want %v", err, ErrInterfaceNotFound)
 	}
@@ -170,7 +170,7 @@ func TestSetInterfaceMissing(t *testing.T) {
 func TestSetInvalidAddr(t *testing.T) {
 	b := newWithNetlink(Config{Interface: testIf}, newFake(testIf, testIndex), testLogger(t))
 	for _, a := range []netip.Addr{{}, netip.MustParseAddr("fe80::1%eth0")} {
-		if _, err := b.Set(t.Context(), []netip.Addr{a4, a}); !errors.Is(err, ErrInvalidAddr) {
+		if _, err := b.Set(t.Context(), forever(a4, a)); !errors.Is(err, ErrInvalidAddr) {
 			t.Errorf("Set(%v) error = %v, want %v", a, err, ErrInvalidAddr)
 		}
 	}
@@ -182,11 +182,11 @@ func TestSetReportsRemovalAsAdded(t *testing.T) {
 	f := newFake(testIf, testIndex)
 	var restored []netip.Addr
 	b := newWithNetlink(Config{Interface: testIf, OnRestored: func(a netip.Addr) { restored = append(restored, a) }}, f, testLogger(t))
-	if _, err := b.Set(t.Context(), []netip.Addr{a4, a6}); err != nil {
+	if _, err := b.Set(t.Context(), forever(a4, a6)); err != nil {
 		t.Fatal(err)
 	}
 	f.remove(testIndex, a4)
-	added, err := b.Set(t.Context(), []netip.Addr{a4, a6})
+	added, err := b.Set(t.Context(), forever(a4, a6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestSetGivesUpWhenContextEnds(t *testing.T) {
 	b.sem <- struct{}{} // a reconcile in progress
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := b.Set(ctx, []netip.Addr{a4}); !errors.Is(err, context.Canceled) {
+	if _, err := b.Set(ctx, forever(a4)); !errors.Is(err, context.Canceled) {
 		t.Errorf("Set() error = %v, want %v", err, context.Canceled)
 	}
 	<-b.sem
@@ -220,7 +220,7 @@ func TestForeignWarnedOnce(t *testing.T) {
 	f := newFake(testIf, testIndex, foreign(a4, 32, 0))
 	b := newWithNetlink(Config{Interface: testIf}, f, slog.New(slog.NewTextHandler(&buf, nil)))
 	for range 3 {
-		if _, err := b.Set(t.Context(), []netip.Addr{a4}); err != nil {
+		if _, err := b.Set(t.Context(), forever(a4)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,11 +20,25 @@
 //
 // # Address shape
 //
-// VIPs are added as host prefixes (/32, /128) with scope global, valid
-// lifetime forever and preferred lifetime 0, so the kernel marks them
-// deprecated and never picks them as a source address; IPv6 VIPs are added
-// with IFA_F_NODAD so they are usable at once and cannot end up "dadfailed"
-// when the old holder still answers during a handover.
+// VIPs are added as host prefixes (/32, /128) with scope global and
+// preferred lifetime 0, so the kernel marks them deprecated and never picks
+// them as a source address; IPv6 VIPs are added with IFA_F_NODAD so they are
+// usable at once and cannot end up "dadfailed" when the old holder still
+// answers during a handover.
+//
+// # Lifetimes
+//
+// Every address comes with the deadline of the decision that keeps it
+// ([Want]). Its valid lifetime is the time left until that deadline minus
+// the kernel's lateness, in whole seconds rounded down ([Lifetime]), so the
+// kernel removes it by the deadline even when this process is frozen or
+// dead. Every reconcile refreshes the lifetimes that the deadlines moved
+// (NLM_F_REPLACE, with the same flags and IFA_PROTO: a replace without it
+// resets the protocol to 0); the address events a refresh causes are not
+// reconciled again. An address that disappears when its lifetime could not
+// be refreshed any more (less than the lateness and a second left: a replace
+// would re-create it) expired: it is counted ([Binder.Expired]) and never
+// put back.
 //
 // The package is Linux only.
 package vip

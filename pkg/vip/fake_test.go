@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -20,14 +21,16 @@ type call struct {
 // fakeNetlink is an in-memory interface table. Its zero value is not usable;
 // use newFake.
 type fakeNetlink struct {
-	mu     sync.Mutex // guards the fields below
-	links  map[string]int
-	addrs  map[int][]kernelAddr
-	adds   []call
-	dels   []call
-	addErr map[netip.Addr]error // returned by AddrAdd instead of adding
-	delErr map[netip.Addr]error // returned by AddrDel instead of deleting
-	nlists int
+	mu       sync.Mutex // guards the fields below
+	links    map[string]int
+	addrs    map[int][]kernelAddr
+	adds     []call
+	dels     []call
+	replaces []call
+	addErr   map[netip.Addr]error // returned by AddrAdd instead of adding
+	delErr   map[netip.Addr]error // returned by AddrDel instead of deleting
+	nlists   int
+	born     map[netip.Prefix]time.Time // when an address with a finite lifetime was added or replaced
 
 	// events hands out address subscriptions; AddrSubscribe is its
 	// Subscribe.
@@ -51,7 +54,21 @@ func (f *fakeNetlink) AddrList(ifname string) (int, []kernelAddr, error) {
 	if !ok {
 		return 0, nil, ErrInterfaceNotFound
 	}
-	return index, append([]kernelAddr(nil), f.addrs[index]...), nil
+	out := append([]kernelAddr(nil), f.addrs[index]...)
+	for i, a := range out {
+		// Like the kernel, report the whole seconds left.
+		if born, ok := f.born[a.Prefix]; ok && a.ValidLft != infiniteLifetime {
+			out[i].ValidLft -= uint32(min(time.Since(born)/time.Second, time.Duration(a.ValidLft)))
+		}
+	}
+	return index, out, nil
+}
+
+func (f *fakeNetlink) stamp(a kernelAddr) {
+	if f.born == nil {
+		f.born = map[netip.Prefix]time.Time{}
+	}
+	f.born[a.Prefix] = time.Now()
 }
 
 func (f *fakeNetlink) AddrAdd(index int, a kernelAddr) error {
@@ -67,6 +84,7 @@ func (f *fakeNetlink) AddrAdd(index int, a kernelAddr) error {
 		}
 	}
 	f.addrs[index] = append(f.addrs[index], a)
+	f.stamp(a)
 	return nil
 }
 
@@ -134,4 +152,30 @@ func (f *fakeNetlink) calls() (adds, dels []call) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]call(nil), f.adds...), append([]call(nil), f.dels...)
+}
+
+func (f *fakeNetlink) AddrReplace(index int, a kernelAddr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replaces = append(f.replaces, call{index, a})
+	for i, have := range f.addrs[index] {
+		if have.Prefix == a.Prefix {
+			f.addrs[index][i] = a
+			f.stamp(a)
+			return nil
+		}
+	}
+	// The kernel re-creates it (see TestIntegrationKernelLifetimeFacts).
+	f.addrs[index] = append(f.addrs[index], a)
+	f.stamp(a)
+	return nil
+}
+
+// forever is addrs without deadlines.
+func forever(addrs ...netip.Addr) []Want {
+	w := make([]Want, len(addrs))
+	for i, a := range addrs {
+		w[i] = Want{Addr: a}
+	}
+	return w
 }

@@ -124,7 +124,7 @@ func TestKernel(t *testing.T) {
 	}, k, testLogger(t))
 
 	t.Run("set adds ours with the right shape", func(t *testing.T) {
-		added, err := b.Set(t.Context(), []netip.Addr{vip6, twin, vip4})
+		added, err := b.Set(t.Context(), forever(vip6, twin, vip4))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestKernel(t *testing.T) {
 
 	t.Run("a fresh binder removes a stale address of ours", func(t *testing.T) {
 		crashed := newWithNetlink(Config{Interface: dev}, k, testLogger(t))
-		if _, err := crashed.Set(t.Context(), []netip.Addr{leftover.Addr()}); err != nil {
+		if _, err := crashed.Set(t.Context(), forever(leftover.Addr())); err != nil {
 			t.Fatal(err)
 		}
 		if got := ourAddrs(t, k, dev); !slices.Equal(got, []netip.Prefix{leftover}) {

@@ -51,6 +51,12 @@ type netlinker interface {
 	// AddrAdd adds a on the interface with the given index (exclusively:
 	// EEXIST if it is there already).
 	AddrAdd(index int, a kernelAddr) error
+	// AddrReplace changes the lifetimes of a, which is on the interface
+	// with the given index (NLM_F_REPLACE without NLM_F_CREATE). It sends
+	// every attribute again: a replace without IFA_PROTO resets the
+	// protocol to 0. The kernel re-creates an address it has just expired
+	// all the same, so callers replace only addresses they may hold.
+	AddrReplace(index int, a kernelAddr) error
 	// AddrDel deletes a from the interface with the given index.
 	AddrDel(index int, a kernelAddr) error
 	// AddrSubscribe sends address updates on ch until done is closed, then
@@ -109,6 +115,15 @@ func (k kernel) AddrList(ifname string) (int, []kernelAddr, error) {
 
 func (k kernel) AddrAdd(index int, a kernelAddr) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	for _, d := range addrMsg(index, a, true) {
+		req.AddData(d)
+	}
+	_, err := k.execute(req, 0)
+	return err
+}
+
+func (k kernel) AddrReplace(index int, a kernelAddr) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, unix.NLM_F_REPLACE|unix.NLM_F_ACK)
 	for _, d := range addrMsg(index, a, true) {
 		req.AddData(d)
 	}

@@ -73,7 +73,7 @@ func TestStartRestoresOnEvent(t *testing.T) {
 		f := newFake(testIf, testIndex)
 		var r recorder
 		b := newWithNetlink(Config{Interface: testIf, OnRestored: r.onRestored}, f, testLogger(t))
-		if _, err := b.Set(t.Context(), []netip.Addr{a4, a6}); err != nil {
+		if _, err := b.Set(t.Context(), forever(a4, a6)); err != nil {
 			t.Fatal(err)
 		}
 		stop := runStart(t, b)
@@ -111,7 +111,7 @@ func TestStartRestoresOnTimer(t *testing.T) {
 		b := newWithNetlink(Config{Interface: testIf, ReconcileInterval: 3 * time.Second, OnRestored: r.onRestored}, f, testLogger(t))
 		stop := runStart(t, b)
 		defer stop()
-		if _, err := b.Set(t.Context(), []netip.Addr{a4}); err != nil {
+		if _, err := b.Set(t.Context(), forever(a4)); err != nil {
 			t.Fatal(err)
 		}
 		f.mu.Lock()
@@ -161,7 +161,7 @@ func TestStartInterfaceAppears(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake("other0", 1)
 		b := newWithNetlink(Config{Interface: testIf, ReconcileInterval: 5 * time.Second}, f, testLogger(t))
-		if _, err := b.Set(t.Context(), []netip.Addr{a4}); !errors.Is(err, ErrInterfaceNotFound) {
+		if _, err := b.Set(t.Context(), forever(a4)); !errors.Is(err, ErrInterfaceNotFound) {
 			t.Fatalf("Set() error = %v, want %v", err, ErrInterfaceNotFound)
 		}
 		stop := runStart(t, b)
