@@ -160,10 +160,10 @@ func TestWitnessed(t *testing.T) {
 // so the kernel drops its addresses by then even if its loop stalls.
 func TestWitnessLifetime(t *testing.T) {
 	for _, sc := range []scenario{{
-		name: "an outage with the peers heard: extended by a renewal's worth",
+		name:  "an outage with the peers heard: extended by a renewal's worth",
 		steps: []step{heard(2500 * ms), life(3*s, 3*s+deadline, true)},
 	}, {
-		name: "an outage without a witness: the deadline",
+		name:  "an outage without a witness: the deadline",
 		steps: []step{life(3*s, deadline, true), life(deadline, 0, false)},
 	}, {
 		name: "riding witnessed, then not: the last extension stands, the verdict does not",
