@@ -29,6 +29,9 @@ type Config struct {
 	RetryPeriod       time.Duration
 	SafetyMargin      time.Duration
 	APIOutage         string
+	// Witness is "peers" (a ride past the deadline needs a peer heard on
+	// the VIP's link) or "none" (no witness: a deliberate group of one).
+	Witness string
 	TakeoverProbe     time.Duration
 	AnnounceRefresh   time.Duration
 	ReconcileInterval time.Duration

@@ -68,6 +68,14 @@ func (c *Config) validate() error {
 	default:
 		return bad("api-outage", "%q is not one of hold, release", c.APIOutage)
 	}
+	switch c.Witness {
+	case "peers", "none":
+	default:
+		return bad("witness", "%q is not one of peers, none", c.Witness)
+	}
+	if err := c.validateWitness(); err != nil {
+		return err
+	}
 	if err := c.validateAPIServers(); err != nil {
 		return err
 	}
@@ -164,4 +172,37 @@ func (c *Config) buildHealth() error {
 		return &fieldError{name: fe.Field, err: fe.Err}
 	}
 	return err
+}
+
+// WitnessTiming is the pacing of the witness (pkg/witness): a beacon every
+// half retry period — as often as the watchdog asks the API server, so
+// both kinds of evidence age alike — and a window of four beacons, so
+// that three lost in a row do not end a ride. window is zero when no
+// witness is needed (--witness none, or --api-outage release, where no
+// holder rides).
+func (c *Config) WitnessTiming() (interval, window time.Duration) {
+	interval = c.RetryPeriod / 2
+	if c.Witness != "peers" || c.APIOutage != "hold" {
+		return interval, 0
+	}
+	return interval, 4 * interval
+}
+
+// validateWitness checks that the witness's evidence goes stale before a
+// holder cut off from its peers reaches its own deadline: its last renewal
+// may be a retry period older than the cut, and noticing may take a
+// beacon interval, so window + interval must stay below lease duration −
+// safety margin − retry period (docs/safety.md, "Riding needs a
+// witness").
+func (c *Config) validateWitness() error {
+	interval, window := c.WitnessTiming()
+	if window == 0 {
+		return nil
+	}
+	if budget := c.LeaseDuration - c.SafetyMargin - c.RetryPeriod; window+interval >= budget {
+		return relation([]string{"retry-period", "lease-duration", "safety-margin", "witness", "api-outage"},
+			"the witness window (2 × --retry-period = %v) plus a beacon interval (%v) must be less than --lease-duration %v − --safety-margin %v − --retry-period %v = %v, or a holder cut off from its peers rides past their takeover: lower --retry-period, raise --lease-duration, or set --api-outage release (or --witness none, for a deliberate group of one) (docs/safety.md)",
+			window, interval, c.LeaseDuration, c.SafetyMargin, c.RetryPeriod, budget)
+	}
+	return nil
 }
