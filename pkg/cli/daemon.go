@@ -120,7 +120,7 @@ func newWitness(cfg *config.Config, to reports, m *metrics.Metrics, log *slog.Lo
 	if window == 0 {
 		// --api-outage release: nobody rides, but the peers may: keep
 		// beaconing, and count the live peers over the same window.
-		window = 4 * interval
+		window = 6 * interval
 	}
 	w := witness.New(witness.Config{Interface: cfg.Interface, Group: cfg.LeaseNamespace + "/" + cfg.LeaseName,
 		Node: cfg.NodeName, Interval: interval, Window: window, Report: to.witness()}, log)

@@ -175,34 +175,38 @@ func (c *Config) buildHealth() error {
 }
 
 // WitnessTiming is the pacing of the witness (pkg/witness): a beacon every
-// half retry period — as often as the watchdog asks the API server, so
-// both kinds of evidence age alike — and a window of four beacons, so
-// that three lost in a row do not end a ride. window is zero when no
-// witness is needed (--witness none, or --api-outage release, where no
-// holder rides).
+// quarter retry period, and a window of six beacons (1.5 × the retry
+// period), so that a ride survives five beacons lost in a row, or the
+// witness's goroutine stalled for over a second on a loaded node, while
+// the evidence still goes stale in time (validateWitness). window is zero
+// when no witness is needed (--witness none, or --api-outage release,
+// where no holder rides).
 func (c *Config) WitnessTiming() (interval, window time.Duration) {
-	interval = c.RetryPeriod / 2
+	interval = c.RetryPeriod / 4
 	if c.Witness != "peers" || c.APIOutage != "hold" {
 		return interval, 0
 	}
-	return interval, 4 * interval
+	return interval, 6 * interval
 }
 
-// validateWitness checks that the witness's evidence goes stale before a
-// holder cut off from its peers reaches its own deadline: its last renewal
-// may be a retry period older than the cut, and noticing may take a
-// beacon interval, so window + interval must stay below lease duration −
-// safety margin − retry period (docs/safety.md, "Riding needs a
+// validateWitness checks that the witness's evidence goes stale before
+// the deadline of a holder cut off from its peers and the API server at
+// once: its last successful renewal may have been sent up to a retry
+// period plus the slowest answer (the lease client's timeout, renew
+// deadline / 2) before the cut, and noticing may take a beacon interval,
+// so window + interval must stay below lease duration − safety margin −
+// (retry period + renew deadline / 2) (docs/safety.md, "Riding needs a
 // witness").
 func (c *Config) validateWitness() error {
 	interval, window := c.WitnessTiming()
 	if window == 0 {
 		return nil
 	}
-	if budget := c.LeaseDuration - c.SafetyMargin - c.RetryPeriod; window+interval >= budget {
-		return relation([]string{"retry-period", "lease-duration", "safety-margin", "witness", "api-outage"},
-			"the witness window (2 × --retry-period = %v) plus a beacon interval (%v) must be less than --lease-duration %v − --safety-margin %v − --retry-period %v = %v, or a holder cut off from its peers rides past their takeover: lower --retry-period, raise --lease-duration, or set --api-outage release (or --witness none, for a deliberate group of one) (docs/safety.md)",
-			window, interval, c.LeaseDuration, c.SafetyMargin, c.RetryPeriod, budget)
+	gap := c.RetryPeriod + c.RenewDeadline/2
+	if budget := c.LeaseDuration - c.SafetyMargin - gap; window+interval >= budget {
+		return relation([]string{"retry-period", "lease-duration", "renew-deadline", "safety-margin", "witness", "api-outage"},
+			"the witness window (1.5 × --retry-period = %v) plus a beacon interval (%v) must be less than --lease-duration %v − --safety-margin %v − (--retry-period + --renew-deadline / 2 = %v) = %v, or a holder cut off from its peers rides past their takeover: lower --retry-period or --renew-deadline, raise --lease-duration, or set --api-outage release (or --witness none, for a deliberate group of one) (docs/safety.md)",
+			window, interval, c.LeaseDuration, c.SafetyMargin, gap, budget)
 	}
 	return nil
 }

@@ -76,6 +76,7 @@ type Witness struct {
 	peers peers
 	heard time.Time // the latest instant any peer was heard
 	seq   uint64
+	fresh bool // the evidence was fresh at the last tick (logChange)
 
 	poke chan struct{} // a peer was heard: report
 }
@@ -178,6 +179,7 @@ func (w *Witness) session(ctx context.Context) error {
 			return err
 		case <-tick.C:
 		}
+		w.logChange()
 		if time.Since(lastCheck) >= linkCheckInterval {
 			lastCheck = time.Now()
 			now, err := ether.Link(w.lookup, w.cfg.Interface)
@@ -188,6 +190,24 @@ func (w *Witness) session(ctx context.Context) error {
 				return errLinkChanged
 			}
 		}
+	}
+}
+
+// logChange logs when the evidence turns fresh or stale: an operator
+// sees when a ride would stop being witnessed.
+func (w *Witness) logChange() {
+	w.mu.Lock()
+	heard := w.heard
+	fresh := !heard.IsZero() && time.Since(heard) < w.cfg.Window
+	changed := fresh != w.fresh
+	w.fresh = fresh
+	w.mu.Unlock()
+	switch {
+	case changed && fresh:
+		w.log.Info("hearing peers on the link", "interface", w.cfg.Interface)
+	case changed:
+		w.log.Warn("no peer heard on the link; a ride through an API outage would end at the deadline",
+			"interface", w.cfg.Interface, "last_heard", heard, "window", w.cfg.Window)
 	}
 }
 
