@@ -34,6 +34,7 @@ type decideCase struct {
 	bug     string // skipped: a known bug, explained
 	release bool   // --api-outage release instead of hold
 	probe   bool   // a Prober and a ProbeWait
+	witness time.Duration // the witness window; 0 needs no witness
 	objs    []any
 	steps   []step
 	at      time.Duration
@@ -78,7 +79,7 @@ func newDecider(t *testing.T, tc decideCase, clock *time.Time) *Controller {
 	cfg := Config{
 		Node: "n1", Namespace: ns, Pools: testPools,
 		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second,
-		Hold: !tc.release, Healthy: true,
+		Hold: !tc.release, Healthy: true, WitnessWindow: tc.witness,
 	}
 	deps := Deps{Client: fake.NewSimpleClientset(), Binder: &fakeBinder{}, NodeLease: &stubLease{}}
 	if tc.probe {
