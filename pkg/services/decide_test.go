@@ -31,9 +31,9 @@ var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 // then one decide at `at`.
 type decideCase struct {
 	name    string
-	bug     string // skipped: a known bug, explained
-	release bool   // --api-outage release instead of hold
-	probe   bool   // a Prober and a ProbeWait
+	bug     string        // skipped: a known bug, explained
+	release bool          // --api-outage release instead of hold
+	probe   bool          // a Prober and a ProbeWait
 	witness time.Duration // the witness window; 0 needs no witness
 	objs    []any
 	steps   []step
