@@ -40,6 +40,7 @@ var benchScenarios = []struct {
 	{"api-partition", scenarioAPIPartition},
 	{"health-fail", scenarioHealthFail},
 	{"freeze", scenarioFreeze},
+	{"peer-partition", scenarioPeerPartition},
 }
 
 // benchRow is one scenario's figures over its runs.

@@ -2,8 +2,10 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"syscall"
 	"time"
@@ -206,4 +208,54 @@ func (l *Lab) ValidLifetime(i int, addr netip.Addr) (secs uint32, ok bool) {
 		l.t.Fatalf("addresses of node %d: %v", i, err)
 	}
 	return lft, ok
+}
+
+// isolateTable is the nftables bridge table of IsolatePort.
+const isolateTable = "vipkeeper_lab_isolate"
+
+// IsolatePort drops, at the switch (an nftables bridge table in the
+// bridge's namespace), every frame between node i's port and every other
+// port except the client's: the node loses the API server and its peers
+// — their Lease writes, their ARP and NDP, their witness beacons — while
+// the client still reaches it and it still reaches the client. Undone by
+// HealPort, and in t.Cleanup.
+func (l *Lab) IsolatePort(i int) {
+	l.t.Helper()
+	port, client := l.nodes[i].port.peer, "cl"
+	ruleset := fmt.Sprintf(`table bridge %[1]s {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		iifname "%[2]s" oifname != "%[3]s" drop
+		oifname "%[2]s" iifname != "%[3]s" drop
+	}
+}
+`, isolateTable, port, client)
+	f, err := os.CreateTemp(l.Dir, "isolate-*.nft")
+	if err == nil {
+		_, err = f.WriteString(ruleset)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		l.t.Fatalf("IsolatePort(%d): %v", i, err)
+	}
+	if out, err := l.br.Exec("nft", "-f", f.Name()); err != nil {
+		l.t.Fatalf("IsolatePort(%d): nft: %v: %s", i, err, out)
+	}
+	l.t.Cleanup(func() { l.healPort() })
+}
+
+// HealPort removes IsolatePort's table.
+func (l *Lab) HealPort() {
+	l.t.Helper()
+	if out, err := l.healPort(); err != nil {
+		l.t.Fatalf("HealPort: %v: %s", err, out)
+	}
+}
+
+// healPort deletes the table if it is there.
+func (l *Lab) healPort() (string, error) {
+	if _, err := l.br.Exec("nft", "list", "table", "bridge", isolateTable); err != nil {
+		return "", nil // not there: nothing to undo
+	}
+	return l.br.Exec("nft", "delete", "table", "bridge", isolateTable)
 }

@@ -71,8 +71,8 @@ func TestNewDaemonAPIServerCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	// binder, announcer, watchdog, guard, prober, claims, sdnotify, the
-	// API server check, Events
-	if got, want := len(d.components), 9; got != want {
+	// API server check, Events, the witness
+	if got, want := len(d.components), 10; got != want {
 		t.Errorf("%d components, want %d", got, want)
 	}
 

@@ -28,6 +28,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
 	"github.com/vipkeeper/vipkeeper/pkg/watchdog"
+	"github.com/vipkeeper/vipkeeper/pkg/witness"
 )
 
 // daemon is `vipkeeper run` wired up: built by newDaemon, which starts
@@ -93,6 +94,10 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	if err := obs.watch(to.keeper, wd, ann, grd); err != nil {
 		return nil, err
 	}
+	wit, err := newWitness(cfg, to, obs.metrics, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := obs.metrics.AddLifetimes(metrics.Lifetimes{VIPs: cfg.VIPs, Deadlines: k.Deadlines, Expired: binder.Expired}); err != nil {
 		return nil, err
 	}
@@ -112,7 +117,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		components = append(components, local.Start)
 	}
 	return &daemon{log: log, keeper: k, draining: draining,
-		components: append(components, append(obs.components(), svcComponents...)...)}, nil
+		components: append(components, append(append(obs.components(), wit...), svcComponents...)...)}, nil
 }
 
 // newAPIServerCheck builds the check of this node's own API server (the
@@ -132,6 +137,27 @@ func newAPIServerCheck(cfg *config.Config, to reports, log *slog.Logger) (*apich
 	}
 	return apicheck.New(apicheck.Config{Server: server, Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall},
 		client, to.apiServer, log)
+}
+
+// newWitness builds the witness on the VIP's interface (--witness peers):
+// its evidence goes to both loops, its figures to the metrics. It returns
+// the component to start, none with --witness none.
+func newWitness(cfg *config.Config, to reports, m *metrics.Metrics, log *slog.Logger) ([]func(context.Context) error, error) {
+	if cfg.Witness != "peers" {
+		return nil, nil
+	}
+	interval, window := cfg.WitnessTiming()
+	if window == 0 {
+		// --api-outage release: nobody rides, but the peers may: keep
+		// beaconing, and count the live peers over the same window.
+		window = 6 * interval
+	}
+	w := witness.New(witness.Config{Interface: cfg.Interface, Group: cfg.LeaseNamespace + "/" + cfg.LeaseName,
+		Node: cfg.NodeName, Interval: interval, Window: window, Report: to.witness()}, log)
+	if err := m.AddWitness(metrics.Witness{Peers: w.Peers, Heard: w.Heard, Window: window}); err != nil {
+		return nil, err
+	}
+	return []func(context.Context) error{w.Start}, nil
 }
 
 // leaseConfig is the control-plane Lease's election.
@@ -161,6 +187,7 @@ func keeperConfig(cfg *config.Config) keeper.Config {
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
 		Lateness:      vip.DefaultLateness,
+		WitnessWindow: witnessWindow(cfg),
 		// With checks configured, a node earns its candidacy with
 		// --health-rise good probes; without, only the link decides.
 		Healthy: len(cfg.Health.Checks) == 0,

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/vipkeeper/vipkeeper/pkg/apicheck"
+	"github.com/vipkeeper/vipkeeper/pkg/config"
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
@@ -58,6 +60,24 @@ func (r reports) apiReachable() []func(up bool) {
 		to = append(to, r.services.APIReachable)
 	}
 	return to
+}
+
+// witness are those told the latest instant a peer was heard on the
+// VIP's link: the loops whose rides need it.
+func (r reports) witness() []func(heard time.Time) {
+	to := []func(time.Time){r.keeper.Witness}
+	if r.services != nil {
+		to = append(to, r.services.Witness)
+	}
+	return to
+}
+
+// witnessWindow is how recent the witness's evidence must be for a ride
+// to go on: zero (none needed) with --witness none or --api-outage
+// release.
+func witnessWindow(cfg *config.Config) time.Duration {
+	_, window := cfg.WitnessTiming()
+	return window
 }
 
 // forwardClaims hands claims seen on the wire to the keeper, or for a

@@ -51,6 +51,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		ProbeWait:     cfg.TakeoverProbe,
 		ProbeBudget:   probeBudget,
 		Lateness:      vip.DefaultLateness,
+		WitnessWindow: witnessWindow(cfg),
 		Healthy:       len(cfg.Health.Checks) == 0,
 	}, services.Deps{
 		Client:    conn.Services.Writes,

@@ -106,6 +106,7 @@ var badInputs = []badInput{
 	{"relations", "safety-margin", "3s", nil, "--safety-margin 3s must be at most half of --lease-duration 5s"},
 	{"relations", "lease-duration", "3400ms", nil, "--renew-deadline 3s + --safety-margin 500ms must be less than --lease-duration 3.4s: a holder that cannot renew"},
 	{"relations", "safety-margin", "2s", []string{"--lease-duration", "4s"}, "--renew-deadline 3s + --safety-margin 2s must be less than --lease-duration 4s"},
+	{"relations", "retry-period", "2s", []string{"--lease-duration", "6s"}, "the witness window (1.5 × --retry-period = 3s) plus a beacon interval (500ms) must be less than --lease-duration 6s − --safety-margin 500ms − (--retry-period + --renew-deadline / 2 = 3.5s) = 2s"},
 	{"relations", "takeover-probe", "2s", nil, "--takeover-probe 2s must be at most half of --renew-deadline 3s"},
 	{"relations", "health-timeout", "1s", nil, "--health-timeout 1s must be less than --health-interval 1s"},
 	{"relations", "health-interval", "500ms", nil, "--health-timeout 500ms must be less than --health-interval 500ms"},
@@ -121,6 +122,7 @@ var badInputs = []badInput{
 
 	// Other values.
 	{"values", "api-outage", "maybe", nil, "not one of hold, release"},
+	{"values", "witness", "maybe", nil, "not one of peers, none"},
 	{"values", "log-level", "loud", nil, "not one of debug, info, warn, error"},
 	{"values", "health-http", "ftp://192.0.2.1/", nil, "scheme must be http or https"},
 	{"values", "health-icmp", "nope", nil, ""},

@@ -17,18 +17,21 @@ import (
 
 // Config is the validated configuration of `vipkeeper run`.
 type Config struct {
-	NodeName          string
-	Kubeconfig        string
-	APIServers        []string // replace the kubeconfig's server, in order of preference
-	VIPs              []netip.Addr
-	Interface         string
-	LeaseName         string
-	LeaseNamespace    string
-	LeaseDuration     time.Duration
-	RenewDeadline     time.Duration
-	RetryPeriod       time.Duration
-	SafetyMargin      time.Duration
-	APIOutage         string
+	NodeName       string
+	Kubeconfig     string
+	APIServers     []string // replace the kubeconfig's server, in order of preference
+	VIPs           []netip.Addr
+	Interface      string
+	LeaseName      string
+	LeaseNamespace string
+	LeaseDuration  time.Duration
+	RenewDeadline  time.Duration
+	RetryPeriod    time.Duration
+	SafetyMargin   time.Duration
+	APIOutage      string
+	// Witness is "peers" (a ride past the deadline needs a peer heard on
+	// the VIP's link) or "none" (no witness: a deliberate group of one).
+	Witness           string
 	TakeoverProbe     time.Duration
 	AnnounceRefresh   time.Duration
 	ReconcileInterval time.Duration

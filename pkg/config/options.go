@@ -98,6 +98,8 @@ var options = []option{
 		apply: durationInto(func(c *Config) *time.Duration { return &c.SafetyMargin })},
 	{name: "api-outage", typ: "policy", def: "hold", usage: "when the API server is unreachable from the holder: hold (keep the VIP until another node claims it on the wire) or release (drop it before the lease expires)",
 		apply: func(c *Config, v []string) error { c.APIOutage = v[0]; return nil }},
+	{name: "witness", typ: "policy", def: "peers", usage: "what a holder riding through an API outage needs to keep the VIP past its own deadline: peers (a peer of its group heard on the VIP's link within 1.5 × --retry-period, by beacon frames sent every --retry-period / 4 of EtherType 0x88B5; otherwise it is gone by its deadline as under release) or none (no witness: only for a deliberate single-node group, unsafe with more than one node; docs/safety.md)",
+		apply: func(c *Config, v []string) error { c.Witness = v[0]; return nil }},
 	{name: "takeover-probe", typ: "duration", def: "30ms", usage: "before binding, wait this long for a previous holder to answer an ARP probe / DAD solicitation for the VIP, repeating until nobody does (bounded); 0 disables",
 		apply: durationInto(func(c *Config) *time.Duration { return &c.TakeoverProbe })},
 	{name: "announce-refresh", typ: "duration", def: "10s", usage: "interval of the periodic gratuitous ARP/NA while leading; 0 disables it",

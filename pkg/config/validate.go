@@ -69,6 +69,14 @@ func (c *Config) validate() error {
 	default:
 		return bad("api-outage", "%q is not one of hold, release", c.APIOutage)
 	}
+	switch c.Witness {
+	case "peers", "none":
+	default:
+		return bad("witness", "%q is not one of peers, none", c.Witness)
+	}
+	if err := c.validateWitness(); err != nil {
+		return err
+	}
 	if err := c.validateAPIServers(); err != nil {
 		return err
 	}
@@ -213,3 +221,40 @@ func (c *Config) WithAPIServerCheck(source string) (*Config, error) {
 // UserSet reports whether someone set the setting with flag name, by a
 // flag, a variable or the config file, rather than leaving its default.
 func (c *Config) UserSet(name string) bool { return c.userSet(name) }
+
+// WitnessTiming is the pacing of the witness (pkg/witness): a beacon every
+// quarter retry period, and a window of six beacons (1.5 × the retry
+// period), so that a ride survives five beacons lost in a row, or the
+// witness's goroutine stalled for over a second on a loaded node, while
+// the evidence still goes stale in time (validateWitness). window is zero
+// when no witness is needed (--witness none, or --api-outage release,
+// where no holder rides).
+func (c *Config) WitnessTiming() (interval, window time.Duration) {
+	interval = c.RetryPeriod / 4
+	if c.Witness != "peers" || c.APIOutage != "hold" {
+		return interval, 0
+	}
+	return interval, 6 * interval
+}
+
+// validateWitness checks that the witness's evidence goes stale before
+// the deadline of a holder cut off from its peers and the API server at
+// once: its last successful renewal may have been sent up to a retry
+// period plus the slowest answer (the lease client's timeout, renew
+// deadline / 2) before the cut, and noticing may take a beacon interval,
+// so window + interval must stay below lease duration − safety margin −
+// (retry period + renew deadline / 2) (docs/safety.md, "Riding needs a
+// witness").
+func (c *Config) validateWitness() error {
+	interval, window := c.WitnessTiming()
+	if window == 0 {
+		return nil
+	}
+	gap := c.RetryPeriod + c.RenewDeadline/2
+	if budget := c.LeaseDuration - c.SafetyMargin - gap; window+interval >= budget {
+		return relation([]string{"retry-period", "lease-duration", "renew-deadline", "safety-margin", "witness", "api-outage"},
+			"the witness window (1.5 × --retry-period = %v) plus a beacon interval (%v) must be less than --lease-duration %v − --safety-margin %v − (--retry-period + --renew-deadline / 2 = %v) = %v, or a holder cut off from its peers rides past their takeover: lower --retry-period or --renew-deadline, raise --lease-duration, or set --api-outage release (or --witness none, for a deliberate group of one) (docs/safety.md)",
+			window, interval, c.LeaseDuration, c.SafetyMargin, gap, budget)
+	}
+	return nil
+}

@@ -147,6 +147,8 @@ func reasonOf(w tenure.Why) (Reason, string) {
 		return ReasonAPIUnreachable, "lease not renewed in time"
 	case tenure.APIBackNotRenewed:
 		return ReasonAPIBack, "lease not renewed after the API server came back"
+	case tenure.Unwitnessed:
+		return ReasonAPIUnreachable, "lease not renewed in time, and no peer heard on the link to witness a ride"
 	}
 	return ReasonDeadline, "lease not renewed in time"
 }

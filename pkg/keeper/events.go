@@ -130,6 +130,13 @@ func (e apiEvent) apply(ctx context.Context, k *Keeper) {
 	}
 }
 
+type witnessEvent time.Time
+
+// apply records the evidence. A ride rechecks by itself when the
+// evidence it had goes stale (MayHold's Until); fresher evidence only
+// makes that recheck find it still riding.
+func (e witnessEvent) apply(_ context.Context, k *Keeper) { k.tenure.Witness(time.Time(e)) }
+
 type claimEvent struct {
 	addr netip.Addr
 	mac  net.HardwareAddr

@@ -49,6 +49,10 @@ func (in *Inbox) APIServerReady(ready bool, reason string) {
 // APIReachable reports the watchdog's verdict.
 func (in *Inbox) APIReachable(up bool) { in.send(apiEvent(up)) }
 
+// Witness reports the latest instant a peer was heard on the VIP's link
+// (pkg/witness): the evidence a ride past the deadline needs.
+func (in *Inbox) Witness(heard time.Time) { in.send(witnessEvent(heard)) }
+
 // Claimed reports another host claiming one of our VIPs on the wire.
 func (in *Inbox) Claimed(addr netip.Addr, mac net.HardwareAddr, kind string) {
 	in.send(claimEvent{addr: addr, mac: mac, kind: kind})

@@ -74,6 +74,10 @@ type Config struct {
 	// Lateness is how late the kernel may remove an expired address
 	// (vip.Config.Lateness); it paces the refreshes of a ride.
 	Lateness time.Duration
+	// WitnessWindow is how recently a peer must have been heard on the
+	// VIP's link for a ride to go on past the deadline (Inbox.Witness);
+	// zero needs no witness.
+	WitnessWindow time.Duration
 	// Healthy is the node's health before the first report.
 	Healthy bool
 	// CheckAPIServer makes the readiness of this node's own API server
@@ -96,6 +100,7 @@ func (c Config) rules() tenure.Config {
 		Hold:          c.OnOutage == Hold,
 		ProbeBudget:   c.ProbeBudget,
 		Lateness:      c.Lateness,
+		WitnessWindow: c.WitnessWindow,
 	}
 }
 

@@ -76,6 +76,10 @@ type Config struct {
 	// Lateness is how late the kernel may remove an expired address
 	// (vip.Config.Lateness); it paces the refreshes of a ride.
 	Lateness time.Duration
+	// WitnessWindow is how recently a peer must have been heard on the
+	// VIP's link for a ride to go on past the deadline (Inbox.Witness);
+	// zero needs no witness.
+	WitnessWindow time.Duration
 	// Healthy is the node's health before the first report.
 	Healthy bool
 	// Writers bounds concurrent API writes; 0 means 16.
@@ -191,6 +195,7 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 		Hold:          cfg.Hold,
 		ProbeBudget:   cfg.ProbeBudget,
 		Lateness:      cfg.Lateness,
+		WitnessWindow: cfg.WitnessWindow,
 	}, cfg.Healthy)
 	return c, nil
 }

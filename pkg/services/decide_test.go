@@ -30,9 +30,10 @@ var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 // then one decide at `at`.
 type decideCase struct {
 	name    string
-	bug     string // skipped: a known bug, explained
-	release bool   // --api-outage release instead of hold
-	probe   bool   // a Prober and a ProbeWait
+	bug     string        // skipped: a known bug, explained
+	release bool          // --api-outage release instead of hold
+	probe   bool          // a Prober and a ProbeWait
+	witness time.Duration // the witness window; 0 needs no witness
 	objs    []any
 	steps   []step
 	at      time.Duration
@@ -77,7 +78,7 @@ func newDecider(t *testing.T, tc decideCase, clock *time.Time) *Controller {
 	cfg := Config{
 		Node: "n1", Namespace: ns, Pools: testPools,
 		LeaseDuration: 5 * time.Second, SafetyMargin: 500 * time.Millisecond, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second,
-		Hold: !tc.release, Healthy: true,
+		Hold: !tc.release, Healthy: true, WitnessWindow: tc.witness,
 	}
 	deps := Deps{Client: newClient(), Binder: &fakeBinder{}, NodeLease: &stubLease{}}
 	if tc.probe {

@@ -2,6 +2,7 @@ package services
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/vipkeeper/vipkeeper/internal/mailbox"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
@@ -42,6 +43,10 @@ func (in *Inbox) APIReachable(up bool) { in.send(apiEvent(up)) }
 // it takes no claims and runs no allocator, so peers need not wait for
 // what it would have taken. Its node Lease is released when Start returns.
 func (in *Inbox) Drain() { in.send(drainEvent{}) }
+
+// Witness reports the latest instant a peer was heard on the VIP's link
+// (pkg/witness): the evidence a ride past the deadline needs.
+func (in *Inbox) Witness(heard time.Time) { in.send(witnessEvent(heard)) }
 
 // Claimed reports another host claiming addr on the wire.
 func (in *Inbox) Claimed(addr netip.Addr) { in.send(wireClaimEvent(addr)) }

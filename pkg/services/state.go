@@ -196,6 +196,11 @@ func (e apiEvent) apply(c *Controller) {
 	}
 }
 
+type witnessEvent time.Time
+
+// apply records the evidence; the next pass asks the tenure again.
+func (e witnessEvent) apply(c *Controller) { c.st.tenure.Witness(time.Time(e)) }
+
 type drainEvent struct{}
 
 func (drainEvent) apply(c *Controller) { c.st.binderDown = true }

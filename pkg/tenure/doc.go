@@ -20,6 +20,10 @@
 //     server is unreachable, and for one renew deadline after it comes
 //     back, to renew; it yields to any host that claims an address on the
 //     wire meanwhile;
+//   - a ride needs a witness (Witness): past its deadline a holder keeps
+//     its addresses only while it hears a peer of its group on the VIP's
+//     link, so that a takeover would reach it there; without that
+//     evidence it is gone by its deadline, as under release;
 //   - the lifetime of the addresses (Lifetime): the kernel removes them by
 //     the holder's deadline on its own, so a frozen or dead daemon cannot
 //     keep them; a ride extends the lifetime on each of the live loop's

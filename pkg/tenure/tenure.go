@@ -26,6 +26,10 @@ type Config struct {
 	// Lateness is how late the kernel may remove an address whose
 	// lifetime ran out (pkg/vip); it paces the ticks of a ride (rideTick).
 	Lateness time.Duration
+	// WitnessWindow is how recently a peer must have been heard on the
+	// VIP's link for a ride to continue past the deadline (Witness);
+	// zero needs no witness (--witness none).
+	WitnessWindow time.Duration
 }
 
 // rideStep is how far one tick of a ride extends its lifetime: as far as a
@@ -65,6 +69,10 @@ const (
 	// APIBackNotRenewed: the ride through an outage ended: the API server
 	// has been back for a renew deadline and the Lease was not renewed.
 	APIBackNotRenewed
+	// Unwitnessed: the holder could ride, but no peer was heard on the
+	// VIP's link within the witness window: a takeover might not reach
+	// it, so it is gone by its deadline as under release.
+	Unwitnessed
 )
 
 func (w Why) String() string {
@@ -83,6 +91,8 @@ func (w Why) String() string {
 		return "api_unreachable"
 	case APIBackNotRenewed:
 		return "api_back_not_renewed"
+	case Unwitnessed:
+		return "unwitnessed"
 	}
 	return "unknown"
 }
@@ -136,6 +146,9 @@ type Tenure struct {
 	// rideUntil is the latest deadline Lifetime handed out (zero before
 	// the first): a ride lasts only while its loop keeps extending it.
 	rideUntil time.Time
+	// heard is when a peer was last heard on the VIP's link; lapse is
+	// when the evidence last went stale between two reports (Witness).
+	heard, lapse time.Time
 }
 
 // New returns the tenure of a node that leads nothing yet, with the API
@@ -248,6 +261,11 @@ func (t *Tenure) Fresh(now time.Time) bool {
 // or after the term ended finds the node already gone, and a node that
 // turned unhealthy meanwhile has dropped everything.
 func (t *Tenure) riding(now time.Time) bool {
+	return t.mayContinue(now) && t.witnessed(now)
+}
+
+// mayContinue is riding without the witness rule.
+func (t *Tenure) mayContinue(now time.Time) bool {
 	if !t.cfg.Hold || !t.healthy || !t.outageSpans() {
 		return false
 	}
@@ -294,7 +312,12 @@ func (t *Tenure) MayHold(now time.Time) Verdict {
 		if !t.rideUntil.IsZero() {
 			v.Until = earliest(earliest(v.Until, now.Add(t.cfg.rideTick())), t.rideUntil)
 		}
+		if stale := t.witnessStale(); !stale.IsZero() {
+			v.Until = earliest(v.Until, stale)
+		}
 		return v
+	case t.mayContinue(now):
+		return Verdict{Why: Unwitnessed}
 	case t.lastRenew.IsZero():
 		return Verdict{Why: NotLeading}
 	case t.cfg.Hold && t.apiUp && t.outageSpans() && !t.lastRenew.After(t.apiBack):
@@ -360,7 +383,7 @@ func (t *Tenure) Lifetime(now time.Time) (until time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	until = t.Deadline()
-	if v.Why == Riding || t.mayRide(now) {
+	if v.Why == Riding || (t.mayRide(now) && t.witnessed(now)) {
 		until = now.Add(t.cfg.rideStep())
 	}
 	if until.After(t.rideUntil) {
