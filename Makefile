@@ -17,8 +17,9 @@ test: lint ## vet, format check and unit tests (network-namespace tests run as r
 	$(GO) test -race -count=1 ./...
 
 FUZZTIME ?= 60s
-fuzz: ## fuzz the whole configuration path (flags + environment + file) for FUZZTIME (60s)
+fuzz: ## fuzz the whole configuration path (flags + environment + file) for FUZZTIME (60s), and the witness's frame parser (what any host on the link can send) for a third of it
 	$(GO) test ./pkg/config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/witness -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s
 
 lint: ## go vet and a gofmt check
 	$(GO) vet ./...
