@@ -17,9 +17,13 @@ import (
 // whole time. Each scenario is a function of its own so that the
 // benchmark runs exactly what the suite asserts.
 
-func TestHALab(t *testing.T)            { scenarioHALab(t) }
-func TestHAAPIServerKill(t *testing.T)  { scenarioHAKill(t, &haMeasurement{Scenario: "ha-apiserver-kill"}) }
-func TestHAAPIServerTerm(t *testing.T)  { scenarioHATerm(t, &haMeasurement{Scenario: "ha-apiserver-restart"}) }
+func TestHALab(t *testing.T) { scenarioHALab(t) }
+func TestHAAPIServerKill(t *testing.T) {
+	scenarioHAKill(t, &haMeasurement{Scenario: "ha-apiserver-kill"})
+}
+func TestHAAPIServerTerm(t *testing.T) {
+	scenarioHATerm(t, &haMeasurement{Scenario: "ha-apiserver-restart"})
+}
 func TestHARollingRestart(t *testing.T) { scenarioHARolling(t, &haMeasurement{Scenario: "ha-rolling"}) }
 func TestHANodeCrash(t *testing.T)      { scenarioHANodeCrash(t, &haMeasurement{Scenario: "ha-node-crash"}) }
 func TestHAAllDown(t *testing.T)        { scenarioHAAllDown(t, &haMeasurement{Scenario: "ha-all-down"}) }
