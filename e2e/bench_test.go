@@ -66,6 +66,9 @@ type benchReport struct {
 	// APILoad is the daemons' steady-state API load (scenario "api-load").
 	APILoad *steadyLoad   `json:"api_load,omitempty"`
 	Results []measurement `json:"results"`
+	// HA are the HA control-plane scenarios (bench_ha_test.go).
+	HA        []haRow         `json:"ha,omitempty"`
+	HAResults []haMeasurement `json:"ha_results,omitempty"`
 }
 
 func TestBench(t *testing.T) {
@@ -123,7 +126,8 @@ func TestBench(t *testing.T) {
 		report.Rows = append(report.Rows, aggregate(sc.name, ms, skipped))
 		report.Results = append(report.Results, ms...)
 	}
-	table := benchTable(report)
+	report.HA, report.HAResults = runHABench(t, runs, only)
+	table := benchTable(report) + haTable(report.HA)
 	fmt.Fprint(os.Stdout, "\n"+table)
 	t.Log("\n" + table)
 	dir := cmp.Or(os.Getenv(envBenchOut), ".artifacts")
