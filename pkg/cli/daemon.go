@@ -15,12 +15,14 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/vipkeeper/vipkeeper/pkg/announce"
+	"github.com/vipkeeper/vipkeeper/pkg/apicheck"
 	"github.com/vipkeeper/vipkeeper/pkg/config"
 	"github.com/vipkeeper/vipkeeper/pkg/doctor"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
+	"github.com/vipkeeper/vipkeeper/pkg/kube"
 	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
@@ -62,6 +64,10 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	if err != nil {
 		return nil, flagError(cfg, err)
 	}
+	local, err := newAPIServerCheck(cfg, to, log)
+	if err != nil {
+		return nil, err
+	}
 	// The elections' answers are the watchdog's evidence; the watchdog is
 	// built after them (its reactions restart them) and before anything
 	// starts.
@@ -94,10 +100,34 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	log.Info("starting", "version", v.Version, "commit", v.Commit, "vip", cfg.VIPs, "interface", cfg.Interface,
 		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
-	return &daemon{log: log, keeper: k, draining: draining, components: append([]func(context.Context) error{
+	components := []func(context.Context) error{
 		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start, to.forwardClaims(grd.Claims()),
 		sdnotify.New(to.keeper.Ping, log).Start, // READY=1 and WATCHDOG=1 under systemd
-	}, append(obs.components(), svcComponents...)...)}, nil
+	}
+	if local != nil {
+		components = append(components, local.Start)
+	}
+	return &daemon{log: log, keeper: k, draining: draining,
+		components: append(components, append(obs.components(), svcComponents...)...)}, nil
+}
+
+// newAPIServerCheck builds the check of this node's own API server (the
+// first --api-server) with --api-server-check, else nil. Its client
+// reaches that server alone, with the election's trust; a kubeconfig
+// that cannot verify it is refused here, naming the flag.
+func newAPIServerCheck(cfg *config.Config, to reports, log *slog.Logger) (*apicheck.Checker, error) {
+	c := cfg.APIServerCheck
+	if !c.Enabled {
+		return nil, nil
+	}
+	server := cfg.APIServers[0] // config requires one with the check
+	client, err := kube.LocalClient(kube.LocalOptions{Kubeconfig: cfg.Kubeconfig, Server: server, Node: cfg.NodeName,
+		Purpose: "api-server-check", Timeout: c.Timeout})
+	if err != nil {
+		return nil, flagError(cfg, err)
+	}
+	return apicheck.New(apicheck.Config{Server: server, Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall},
+		client, to.apiServer, log)
 }
 
 // leaseConfig is the control-plane Lease's election.
@@ -128,6 +158,9 @@ func keeperConfig(cfg *config.Config) keeper.Config {
 		// With checks configured, a node earns its candidacy with
 		// --health-rise good probes; without, only the link decides.
 		Healthy: len(cfg.Health.Checks) == 0,
+		// With the check, a node earns its candidacy once its own API
+		// server is ready (--api-server-check-rise good checks).
+		CheckAPIServer: cfg.APIServerCheck.Enabled,
 		// The release is one GET and one UPDATE, each bounded by the lease
 		// client's timeout (renew deadline / 2).
 		ReleaseTimeout: cfg.RenewDeadline + time.Second,

@@ -46,7 +46,8 @@ func newObservability(cfg *config.Config, eventsClient kubernetes.Interface, log
 	lease := cfg.LeaseNamespace + "/" + cfg.LeaseName
 	o := &observability{reg: metrics.NewRegistry()}
 	var err error
-	o.metrics, err = metrics.New(o.reg, metrics.Config{Lease: lease, VIPs: cfg.VIPs, Build: version.Get(), Healthy: len(cfg.Health.Checks) == 0})
+	o.metrics, err = metrics.New(o.reg, metrics.Config{Lease: lease, VIPs: cfg.VIPs, Build: version.Get(), Healthy: len(cfg.Health.Checks) == 0,
+		APIServerCheck: cfg.APIServerCheck.Enabled})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/vipkeeper/vipkeeper/pkg/apicheck"
 	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
@@ -40,6 +41,14 @@ func (r reports) health(s health.Status) {
 	if r.services != nil {
 		r.services.Health(s.Healthy)
 	}
+}
+
+// apiServer is the check of this node's own API server: the keeper's
+// candidacy for the control-plane VIP alone (the services loop is not
+// told: Service VIPs do not depend on it).
+func (r reports) apiServer(s apicheck.Status) {
+	r.metrics.SetAPIServerReady(s.Ready)
+	r.keeper.APIServerReady(s.Ready, s.Reason)
 }
 
 // apiReachable are those told the watchdog's verdict, in order.

@@ -56,6 +56,10 @@ type Config struct {
 	// tracking on the VIP interface.
 	Health health.Config
 
+	// APIServerCheck is the check of this node's own API server, which
+	// gates the control-plane VIP's candidacy (--api-server-check…).
+	APIServerCheck APIServerCheck
+
 	healthHTTP, healthICMP []string
 	healthCAFile           string
 	healthInsecure         bool
@@ -66,6 +70,13 @@ type Config struct {
 	// sources holds where each set or defaulted option came from, by flag
 	// name, for errors (Source).
 	sources map[string]string
+}
+
+// APIServerCheck is the check of the first --api-server's /readyz.
+type APIServerCheck struct {
+	Enabled           bool
+	Interval, Timeout time.Duration
+	Rise, Fall        int
 }
 
 // Sources are where Load reads settings from. Nil functions fall back to

@@ -56,6 +56,7 @@ func defaults() *Config {
 		ServicesQPS:       100,
 		ServicesBurst:     300,
 		Health:            health.Config{Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2, Interface: "eth0"},
+		APIServerCheck:    APIServerCheck{Interval: 500 * time.Millisecond, Timeout: 400 * time.Millisecond, Rise: 2, Fall: 2},
 	}
 }
 

@@ -70,6 +70,9 @@ func (c *Config) validate() error {
 	if err := c.validateAPIServers(); err != nil {
 		return err
 	}
+	if err := c.validateAPIServerCheck(); err != nil {
+		return err
+	}
 	if err := c.validateServices(); err != nil {
 		return err
 	}
@@ -117,6 +120,9 @@ func (c *Config) validateTimings() error {
 	if c.TakeoverProbe > c.RenewDeadline/2 {
 		return relation([]string{"takeover-probe", "renew-deadline"}, "--takeover-probe %v must be at most half of --renew-deadline %v", c.TakeoverProbe, c.RenewDeadline)
 	}
+	if c.APIServerCheck.Timeout >= c.APIServerCheck.Interval {
+		return relation([]string{"api-server-check-timeout", "api-server-check-interval"}, "--api-server-check-timeout %v must be less than --api-server-check-interval %v", c.APIServerCheck.Timeout, c.APIServerCheck.Interval)
+	}
 	if c.Health.Timeout >= c.Health.Interval {
 		return relation([]string{"health-timeout", "health-interval"}, "--health-timeout %v must be less than --health-interval %v", c.Health.Timeout, c.Health.Interval)
 	}
@@ -154,4 +160,21 @@ func (c *Config) buildHealth() error {
 		return &fieldError{name: fe.Field, err: fe.Err}
 	}
 	return err
+}
+
+// validateAPIServerCheck refuses a check of the local API server that
+// could not know which server is local, or would gate nothing. That the
+// kubeconfig has a CA to verify it with is checked when the daemon
+// loads the kubeconfig (kube.LocalClient).
+func (c *Config) validateAPIServerCheck() error {
+	if !c.APIServerCheck.Enabled {
+		return nil
+	}
+	if len(c.APIServers) == 0 {
+		return relation([]string{"api-server-check", "api-server"}, "checks the first --api-server, this node's own API server (e.g. https://127.0.0.1:6443), and none is set")
+	}
+	if len(c.VIPs) == 0 {
+		return relation([]string{"api-server-check", "vip"}, "gates the control-plane VIP's candidacy alone, and no --vip is set")
+	}
+	return nil
 }

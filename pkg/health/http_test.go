@@ -107,11 +107,11 @@ func checkReason(t *testing.T, err error, want string) {
 	t.Helper()
 	switch {
 	case want == "" && err != nil:
-		t.Errorf("probe failed: %v (%s)", err, shortReason(err))
+		t.Errorf("probe failed: %v (%s)", err, ShortReason(err))
 	case want != "" && err == nil:
 		t.Errorf("probe succeeded, want failure %q", want)
-	case want != "" && shortReason(err) != want:
-		t.Errorf("probe error %v: reason %q, want %q", err, shortReason(err), want)
+	case want != "" && ShortReason(err) != want:
+		t.Errorf("probe error %v: reason %q, want %q", err, ShortReason(err), want)
 	}
 }
 
@@ -191,8 +191,8 @@ func TestShortReason(t *testing.T) {
 		{long, strings.Repeat("é", 30) + "…"},
 	}
 	for _, tt := range tests {
-		if got := shortReason(tt.err); got != tt.want {
-			t.Errorf("shortReason(%v) = %q, want %q", tt.err, got, tt.want)
+		if got := ShortReason(tt.err); got != tt.want {
+			t.Errorf("ShortReason(%v) = %q, want %q", tt.err, got, tt.want)
 		}
 	}
 }

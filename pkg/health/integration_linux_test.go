@@ -109,7 +109,7 @@ func TestIntegrationICMP(t *testing.T) {
 		if err := ping(peer); err == nil {
 			t.Errorf("ping %s succeeded with the peer's link down", peer)
 		} else {
-			t.Logf("ping %s with the peer's link down: %s", peer, shortReason(err))
+			t.Logf("ping %s with the peer's link down: %s", peer, ShortReason(err))
 		}
 	}
 }

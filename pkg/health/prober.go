@@ -120,7 +120,7 @@ func (p *Prober) Start(ctx context.Context) error {
 				p.log.Debug("probe failed", "check", check.Name, "err", r.err)
 			}
 			if c.observe(r.err, p.cfg.Rise, p.cfg.Fall) {
-				if c.up {
+				if c.Up {
 					p.log.Info("check up", "check", check.Name, "kind", check.Kind)
 				} else {
 					p.log.Warn("check down", "check", check.Name, "kind", check.Kind, "reason", c.reason, "err", r.err)

@@ -39,12 +39,40 @@ func (s Status) clone() Status {
 	return s
 }
 
+// RiseFall is the rise/fall hysteresis of one check: it starts down,
+// comes up after rise consecutive good probes and goes down after fall
+// consecutive failed ones. Every check with rise and fall counts uses it
+// (the health checks here, pkg/apicheck's check of the local API
+// server), so the rule exists once.
+type RiseFall struct {
+	Up   bool // starts down: see "Start state" in the package doc
+	Good int  // consecutive good probes, 0 after a failure
+	Bad  int  // consecutive failed probes, 0 after a success
+}
+
+// Observe applies one probe result and reports whether Up changed.
+func (h *RiseFall) Observe(ok bool, rise, fall int) bool {
+	was := h.Up
+	if ok {
+		h.Bad = 0
+		h.Good++
+		if !h.Up && h.Good >= rise {
+			h.Up = true
+		}
+	} else {
+		h.Good = 0
+		h.Bad++
+		if h.Up && h.Bad >= fall {
+			h.Up = false
+		}
+	}
+	return h.Up != was
+}
+
 // checkState is the rise/fall state of one check.
 type checkState struct {
-	name   string
-	up     bool   // starts down: see "Start state" in the package doc
-	good   int    // consecutive good probes, 0 after a failure
-	bad    int    // consecutive failed probes, 0 after a success
+	name string
+	RiseFall
 	probed bool   // at least one result arrived
 	reason string // short reason of the last failed probe
 }
@@ -52,22 +80,10 @@ type checkState struct {
 // observe applies one probe result and reports whether up changed.
 func (s *checkState) observe(err error, rise, fall int) bool {
 	s.probed = true
-	was := s.up
-	if err == nil {
-		s.bad = 0
-		s.good++
-		if !s.up && s.good >= rise {
-			s.up = true
-		}
-	} else {
-		s.good = 0
-		s.bad++
-		s.reason = shortReason(err)
-		if s.up && s.bad >= fall {
-			s.up = false
-		}
+	if err != nil {
+		s.reason = ShortReason(err)
 	}
-	return s.up != was
+	return s.Observe(err == nil, rise, fall)
 }
 
 // why describes a down check.
@@ -75,8 +91,8 @@ func (s *checkState) why(rise int) string {
 	switch {
 	case !s.probed:
 		return "check " + s.name + " waiting for first probe"
-	case s.good > 0:
-		return fmt.Sprintf("check %s rising: %d/%d good probes", s.name, s.good, rise)
+	case s.Good > 0:
+		return fmt.Sprintf("check %s rising: %d/%d good probes", s.name, s.Good, rise)
 	default:
 		return "check " + s.name + " failing: " + s.reason
 	}
@@ -103,8 +119,8 @@ func aggregate(checks []checkState, link linkView, rise int) Status {
 	}
 	for i := range checks {
 		c := &checks[i]
-		st.Checks[c.name] = c.up
-		if !c.up && st.Healthy {
+		st.Checks[c.name] = c.Up
+		if !c.Up && st.Healthy {
 			st.Healthy = false
 			st.Reason = c.why(rise)
 		}
@@ -123,9 +139,9 @@ func (e *statusError) Error() string { return fmt.Sprintf("status %d", e.code) }
 // maxReason bounds a reason taken from an unrecognised error's text.
 const maxReason = 60
 
-// shortReason turns a probe error into a short, stable description: no
+// ShortReason turns a probe error into a short, stable description: no
 // addresses, no ephemeral ports, so it reads well in logs and Status.Reason.
-func shortReason(err error) string {
+func ShortReason(err error) string {
 	var (
 		se      *statusError
 		timeout interface{ Timeout() bool }

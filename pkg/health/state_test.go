@@ -11,9 +11,9 @@ import (
 func TestAggregate(t *testing.T) {
 	const rise = 2
 	waiting := checkState{name: "a"}
-	rising := checkState{name: "b", probed: true, good: 1}
-	failing := checkState{name: "c", probed: true, bad: 1, reason: "status 503"}
-	up := checkState{name: "d", probed: true, up: true, good: 2}
+	rising := checkState{name: "b", probed: true, RiseFall: RiseFall{Good: 1}}
+	failing := checkState{name: "c", probed: true, RiseFall: RiseFall{Bad: 1}, reason: "status 503"}
+	up := checkState{name: "d", probed: true, RiseFall: RiseFall{Up: true, Good: 2}}
 	linkUp := linkView{tracked: true, known: true, state: linkState{up: true}}
 	tests := map[string]struct {
 		checks []checkState
@@ -56,5 +56,26 @@ func TestAggregate(t *testing.T) {
 		if diff := cmp.Diff(tt.want, aggregate(tt.checks, tt.link, rise)); diff != "" {
 			t.Errorf("%s: aggregate (-want +got):\n%s", name, diff)
 		}
+	}
+}
+
+// TestRiseFallCounts walks one check through its probes: up after rise good
+// ones in a row, down after fall failed ones in a row, and a single
+// probe against the trend changes nothing.
+func TestRiseFallCounts(t *testing.T) {
+	const rise, fall = 2, 3
+	probes := []bool{true, false, true, true, false, false, true, false, false, false, true}
+	want := []bool{false, false, false, true, true, true, true, true, true, false, false}
+	var h RiseFall
+	var got []bool
+	for _, ok := range probes {
+		was := h.Up
+		if changed := h.Observe(ok, rise, fall); changed != (h.Up != was) {
+			t.Fatalf("Observe reported changed=%v, Up went %v → %v", changed, was, h.Up)
+		}
+		got = append(got, h.Up)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Up after each probe (-want +got):\n%s", diff)
 	}
 }

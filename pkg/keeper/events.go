@@ -62,19 +62,56 @@ type healthEvent struct {
 }
 
 func (e healthEvent) apply(ctx context.Context, k *Keeper) {
-	if !k.tenure.SetHealthy(e.healthy) {
+	if k.standing.healthy == e.healthy {
 		return
 	}
+	was := k.standing
+	k.standing.healthy, k.standing.healthReason = e.healthy, e.reason
 	if e.healthy {
-		k.log.Info("healthy; campaigning")
-		k.setCandidate(true)
-		k.applyServices(ctx) // the Service VIPs the controller asked for
+		k.log.Info("healthy")
+	} else {
+		k.log.Warn("unhealthy", "reason", e.reason)
+	}
+	k.stand(ctx, was)
+}
+
+// apiServerEvent is the check of this node's own API server.
+type apiServerEvent struct {
+	ready  bool
+	reason string
+}
+
+func (e apiServerEvent) apply(ctx context.Context, k *Keeper) {
+	if !k.cfg.CheckAPIServer || k.standing.apiReady == e.ready {
 		return
 	}
-	k.log.Warn("unhealthy; stepping down", "reason", e.reason)
-	k.stopProbe()
-	k.unbind(ctx, ReasonUnhealthy, e.reason) // Service VIPs too: desired() is empty now
-	k.setCandidate(false)                    // releases the lease if we hold it
+	was := k.standing
+	k.standing.apiReady, k.standing.apiReason = e.ready, e.reason
+	k.stand(ctx, was)
+}
+
+// stand acts on a change of the node's standing (was is the one before):
+// a node that turns candidate campaigns; one that stops being candidate
+// steps down at once — withdraws and unbinds the control-plane VIP, then
+// leaves the election, which releases the Lease if it holds it. Service
+// VIPs follow the node's health alone.
+func (k *Keeper) stand(ctx context.Context, was standing) {
+	before, _, _ := was.candidate()
+	now, reason, detail := k.standing.candidate()
+	k.tenure.SetHealthy(now)
+	switch {
+	case now && !before:
+		k.log.Info("candidate for the VIP; campaigning")
+		k.setCandidate(true)
+	case !now && before:
+		k.log.Warn("no longer a candidate for the VIP; stepping down", "reason", reason, "detail", detail)
+		k.stopProbe()
+		k.unbind(ctx, reason, detail) // Service VIPs too if unhealthy: desired() holds none then
+		k.setCandidate(false)         // releases the lease if we hold it
+	}
+	if was.healthy != k.standing.healthy {
+		k.applyServices(ctx) // the Service VIPs the controller asked for, or none
+	}
 }
 
 type apiEvent bool

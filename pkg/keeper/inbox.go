@@ -38,6 +38,13 @@ func (in *Inbox) Health(healthy bool, reason string) {
 	in.send(healthEvent{healthy: healthy, reason: reason})
 }
 
+// APIServerReady reports the check of this node's own API server
+// (pkg/apicheck); reason says why it is not ready. It counts only with
+// Config.CheckAPIServer.
+func (in *Inbox) APIServerReady(ready bool, reason string) {
+	in.send(apiServerEvent{ready: ready, reason: reason})
+}
+
 // APIReachable reports the watchdog's verdict.
 func (in *Inbox) APIReachable(up bool) { in.send(apiEvent(up)) }
 

@@ -68,6 +68,10 @@ type Config struct {
 	ProbeWait, ProbeBudget time.Duration
 	// Healthy is the node's health before the first report.
 	Healthy bool
+	// CheckAPIServer makes the readiness of this node's own API server
+	// (APIServerReady reports, --api-server-check) a condition of the
+	// control-plane VIP's candidacy; it starts not ready.
+	CheckAPIServer bool
 	// ReleaseTimeout bounds how long shutdown waits for the election to
 	// release the lease after the VIP is gone.
 	ReleaseTimeout time.Duration
@@ -112,6 +116,7 @@ type Keeper struct {
 
 	// State below is owned by the loop goroutine (Start) alone.
 	tenure      *tenure.Tenure // term, deadline, ride-through: the shared rules
+	standing    standing       // health and local API server: the candidacy's inputs
 	acquired    bool           // Acquired was reported and Lost not yet
 	leader      string         // the holder last reported by the election
 	bound       bool           // the VIP is ours on this node
@@ -135,13 +140,19 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) *Keeper {
 	if in == nil {
 		in = NewInbox()
 	}
+	st := standing{healthy: cfg.Healthy, healthReason: "waiting for the first health report",
+		checkAPI: cfg.CheckAPIServer, apiReason: "waiting for the local API server's first check"}
+	candidate, _, _ := st.candidate()
 	return &Keeper{
-		Inbox:  in,
-		cfg:    cfg,
-		deps:   deps,
-		log:    log.With("component", "keeper"),
-		now:    time.Now,
-		tenure: tenure.New(cfg.rules(), cfg.Healthy),
+		Inbox:    in,
+		cfg:      cfg,
+		deps:     deps,
+		log:      log.With("component", "keeper"),
+		now:      time.Now,
+		standing: st,
+		// The tenure's health is the candidacy: whether this node may
+		// hold the control-plane VIP at all.
+		tenure: tenure.New(cfg.rules(), candidate),
 	}
 }
 

@@ -21,12 +21,15 @@ const (
 	ReasonOtherLeader     Reason = "other_leader" // another node holds the lease
 	ReasonUnhealthy       Reason = "unhealthy"    // a health check failed or the link is down
 	ReasonClaimed         Reason = "claimed"      // another host claimed the VIP on the wire
+	// ReasonAPIServerNotReady: this node's own API server failed its
+	// check (--api-server-check).
+	ReasonAPIServerNotReady Reason = "api_server_not_ready"
 )
 
 // Reasons lists every Reason, so that a metric can start each at zero.
 func Reasons() []Reason {
 	return []Reason{ReasonStartup, ReasonShutdown, ReasonElectionStopped, ReasonLeaseLost, ReasonDeadline,
-		ReasonAPIUnreachable, ReasonAPIBack, ReasonOtherLeader, ReasonUnhealthy, ReasonClaimed}
+		ReasonAPIUnreachable, ReasonAPIBack, ReasonOtherLeader, ReasonUnhealthy, ReasonClaimed, ReasonAPIServerNotReady}
 }
 
 // Change is the kind of a Transition.

@@ -57,9 +57,10 @@ func (k *Keeper) announcedServices() []netip.Addr {
 }
 
 // serviceVIPs is the Service VIPs the node binds: those the controller
-// asked for, while the node is healthy.
+// asked for, while the node is healthy (its local API server's check
+// does not count: it gates the control-plane VIP alone).
 func (k *Keeper) serviceVIPs() []netip.Addr {
-	if !k.tenure.Healthy() {
+	if !k.standing.healthy {
 		return nil
 	}
 	return k.svc

@@ -72,18 +72,30 @@ func useServers(cfg *rest.Config, urls []string, log *slog.Logger) (*apiServers,
 		s.servers = append(s.servers, &server{url: raw, addr: addr})
 	}
 	if len(urls) > 0 {
-		if cfg.TLSClientConfig.ServerName == "" {
-			u, err := parseServer(cfg.Host)
-			if err != nil {
-				return nil, fmt.Errorf("kubeconfig server %q: %w", cfg.Host, err)
-			}
-			cfg.TLSClientConfig.ServerName = u.Hostname()
+		name, err := serverName(cfg)
+		if err != nil {
+			return nil, err
 		}
+		cfg.TLSClientConfig.ServerName = name
 		cfg.Host = urls[0]
 		cfg.Proxy = func(*http.Request) (*url.URL, error) { return nil, nil }
 	}
 	cfg.Dial = s.DialContext
 	return s, nil
+}
+
+// serverName is the name every API server's certificate is checked
+// against: the kubeconfig's tls-server-name, else the host of its server
+// URL.
+func serverName(cfg *rest.Config) (string, error) {
+	if cfg.TLSClientConfig.ServerName != "" {
+		return cfg.TLSClientConfig.ServerName, nil
+	}
+	u, err := parseServer(cfg.Host)
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig server %q: %w", cfg.Host, err)
+	}
+	return u.Hostname(), nil
 }
 
 // parseServer parses a rest.Config Host, which may lack the scheme.

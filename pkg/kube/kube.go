@@ -105,7 +105,7 @@ func redactURL(s string) string {
 }
 
 // FieldError is an error of one setting. Field is its flag name without
-// dashes: kubeconfig or api-server.
+// dashes: kubeconfig, api-server or api-server-check.
 type FieldError struct {
 	Field string
 	Err   error

@@ -11,7 +11,8 @@
 // A *Metrics is fed through small interfaces declared by the packages that
 // call them: keeper.Observer (Observe), election.Observer (LeaseWrite), the
 // health prober's Observe function (ObserveProbe), and plain setters for the
-// watchdog (SetAPIReachable), the aggregate health (SetHealthy) and the
+// watchdog (SetAPIReachable), the aggregate health (SetHealthy), the check
+// of the local API server (SetAPIServerReady) and the
 // doctor (SetDoctorFindings). The announcer's and the guard's counters are
 // read at scrape time from their Stats methods by custom collectors
 // (AddAnnouncer, AddGuard), so nothing in the send or receive path touches

@@ -40,6 +40,9 @@ type Config struct {
 	Build version.Info
 	// Healthy is the health before the first report (the keeper's too).
 	Healthy bool
+	// APIServerCheck exports vipkeeper_api_server_ready, starting at 0
+	// (--api-server-check); without it the family is absent.
+	APIServerCheck bool
 }
 
 // Metrics holds every vipkeeper family. Its methods are safe for
@@ -62,6 +65,7 @@ type Metrics struct {
 	healthy           prometheus.Gauge
 	apiReachable      prometheus.Gauge
 	apiRecoveries     prometheus.Counter
+	apiServerReady    prometheus.Gauge // nil without the check
 	doctorFindings    *prometheus.GaugeVec
 	serviceVIPs       *prometheus.GaugeVec
 	allocator         prometheus.Gauge
@@ -132,6 +136,14 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 		m.vipBound, m.vipBind, m.vipUnbind, m.vipRestored, m.probeSuccess, m.probeDuration, m.healthy,
 		m.apiReachable, m.apiRecoveries, m.doctorFindings, m.serviceVIPs, m.allocator, m.poolAddresses, build} {
 		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+
+	if cfg.APIServerCheck {
+		m.apiServerReady = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "api_server_ready",
+			Help: "1 while this node's own API server answers its /readyz check (--api-server-check), else 0; the node is a candidate for the VIP only then."})
+		if err := reg.Register(m.apiServerReady); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}

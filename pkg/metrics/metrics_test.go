@@ -116,6 +116,7 @@ vipkeeper_vip_restored_total 1
 # HELP vipkeeper_vip_unbind_total Times this node withdrew the VIP, by reason.
 # TYPE vipkeeper_vip_unbind_total counter
 vipkeeper_vip_unbind_total{reason="api_back_not_renewed"} 0
+vipkeeper_vip_unbind_total{reason="api_server_not_ready"} 0
 vipkeeper_vip_unbind_total{reason="api_unreachable"} 0
 vipkeeper_vip_unbind_total{reason="claimed"} 0
 vipkeeper_vip_unbind_total{reason="deadline"} 0
@@ -313,4 +314,29 @@ func TestLintAndRuntime(t *testing.T) {
 	if _, err := New(reg, Config{}); err == nil {
 		t.Error("registering the families twice did not fail")
 	}
+}
+
+// TestAPIServerReady: the family exists only with the check, starts at
+// 0 and follows the check's reports.
+func TestAPIServerReady(t *testing.T) {
+	m, reg := newTest(t)
+	m.SetAPIServerReady(true) // no family: nothing to set
+	if n, err := testutil.GatherAndCount(reg, "vipkeeper_api_server_ready"); err != nil || n != 0 {
+		t.Errorf("without the check: %d series (%v), want none", n, err)
+	}
+
+	reg = prometheus.NewRegistry()
+	m, err := New(reg, Config{Lease: "kube-system/vipkeeper", VIPs: vips, APIServerCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = `
+# HELP vipkeeper_api_server_ready 1 while this node's own API server answers its /readyz check (--api-server-check), else 0; the node is a candidate for the VIP only then.
+# TYPE vipkeeper_api_server_ready gauge
+`
+	compare(t, reg, head+"vipkeeper_api_server_ready 0\n", "vipkeeper_api_server_ready")
+	m.SetAPIServerReady(true)
+	compare(t, reg, head+"vipkeeper_api_server_ready 1\n", "vipkeeper_api_server_ready")
+	m.SetAPIServerReady(false)
+	compare(t, reg, head+"vipkeeper_api_server_ready 0\n", "vipkeeper_api_server_ready")
 }

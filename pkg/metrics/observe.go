@@ -70,6 +70,14 @@ func (m *Metrics) ObserveProbe(check string, ok bool, took time.Duration) {
 // SetHealthy records the node's aggregate health.
 func (m *Metrics) SetHealthy(healthy bool) { m.healthy.Set(boolf(healthy)) }
 
+// SetAPIServerReady records the check of this node's own API server;
+// without Config.APIServerCheck it does nothing.
+func (m *Metrics) SetAPIServerReady(ready bool) {
+	if m.apiServerReady != nil {
+		m.apiServerReady.Set(boolf(ready))
+	}
+}
+
 // SetAPIReachable records the watchdog's verdict; a change from
 // unreachable to reachable counts as a recovery.
 func (m *Metrics) SetAPIReachable(up bool) {
