@@ -105,14 +105,14 @@ func scenarioHAKill(t *testing.T, m *haMeasurement) {
 func scenarioHATerm(t *testing.T, m *haMeasurement) {
 	r := startHARun(t, m, haOptions(t, m, true))
 	r.mark()
-	r.l.StopAPIServerOn(r.leader)
-	stopped := r.rec.Mark("apiserver-exited")
-	next := r.waitOwnerOther(time.Second) // it moved before the server stopped accepting
-	m.note(t, "%s's API server exited %v after SIGTERM; the VIP was on %s %.0f ms after it (shutdown delay %v)",
-		r.leaderName(), stopped.Sub(r.fault).Round(time.Millisecond), r.l.NodeName(next), m.TakeoverMS, lab.ShutdownDelay)
+	r.l.TermAPIServerOn(r.leader)
+	next := r.waitOwnerOther(lab.ShutdownDelay + 10*time.Second)
 	if d := time.Duration(m.TakeoverMS * float64(time.Millisecond)); d > lab.ShutdownDelay {
 		t.Errorf("the VIP left %s %v after SIGTERM, after the shutdown delay (%v): clients met a closed port", r.leaderName(), d, lab.ShutdownDelay)
 	}
+	stopped := r.l.WaitAPIServerExitOn(r.leader)
+	m.note(t, "the VIP was on %s %.0f ms after SIGTERM to %s's API server (shutdown delay %v); that server exited %v after SIGTERM",
+		r.l.NodeName(next), m.TakeoverMS, r.leaderName(), lab.ShutdownDelay, stopped.Sub(r.fault).Round(time.Millisecond))
 	r.l.StartAPIServerOn(r.leader)
 	r.l.WaitAPIReadyOn(r.leader, haRestartTimeout)
 	s := r.summarize()

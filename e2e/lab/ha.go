@@ -304,12 +304,34 @@ func (l *Lab) StopAPIServerOn(i int) {
 	l.signalAPIServer(i, syscall.SIGTERM, haStopTimeout)
 }
 
+// TermAPIServerOn SIGTERMs node i's kube-apiserver and returns at once;
+// WaitAPIServerExitOn waits for its exit.
+func (l *Lab) TermAPIServerOn(i int) {
+	l.t.Helper()
+	l.signalAPIServer(i, syscall.SIGTERM, 0)
+}
+
+// WaitAPIServerExitOn waits for node i's kube-apiserver to exit and
+// returns when it did.
+func (l *Lab) WaitAPIServerExitOn(i int) time.Time {
+	l.t.Helper()
+	if _, err := l.nodes[i].currentAPIServer().wait(haStopTimeout); err != nil {
+		l.t.Fatalf("kube-apiserver of %s: %v", l.NodeName(i), err)
+	}
+	return time.Now()
+}
+
+// signalAPIServer sends sig to node i's kube-apiserver and, unless timeout
+// is 0, waits up to timeout for its exit.
 func (l *Lab) signalAPIServer(i int, sig syscall.Signal, timeout time.Duration) {
 	l.t.Helper()
 	l.needHA("signalAPIServer")
 	p := l.nodes[i].currentAPIServer()
 	if err := p.signal(sig); err != nil {
 		l.t.Fatalf("%v to kube-apiserver of %s: %v", sig, l.NodeName(i), err)
+	}
+	if timeout == 0 {
+		return
 	}
 	if _, err := p.wait(timeout); err != nil {
 		l.t.Fatalf("kube-apiserver of %s after %v: %v", l.NodeName(i), sig, err)
