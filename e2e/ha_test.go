@@ -183,6 +183,9 @@ func scenarioHAAllDown(t *testing.T, m *haMeasurement) {
 	back := r.rec.Mark("etcd-start")
 	r.l.StartEtcd()
 	first := firstReady(t, r.l, 60*time.Second)
+	if o := r.l.WaitOwner(r.vip, 30*time.Second); o != "" {
+		m.note(t, "%s held %s %v after the first API server was ready", o, r.vip, time.Since(first).Round(time.Millisecond))
+	}
 	read := r.waitRead(first, 30*time.Second)
 	m.ReadyToServeMS = ms(read.Done().Sub(first))
 	m.note(t, "etcd back; first API server ready %v later; the VIP served a read %.0f ms after that (owner %v)",
@@ -218,6 +221,8 @@ func scenarioHABootstrap(t *testing.T, m *haMeasurement) {
 	if owner := l.WaitOwner(r.vip, 30*time.Second); owner != l.NodeName(0) {
 		t.Errorf("only %s's API server is ready, yet %s holds %s", l.NodeName(0), owner, r.vip)
 	}
+	m.TakeoverMS = ms(time.Since(first)) // here: first API server ready → the VIP held
+	m.note(t, "%s held %s %.0f ms after its API server was ready", l.NodeName(0), r.vip, m.TakeoverMS)
 	r.api = l.StartAPIClient(lab.APIClientOptions{VIP: r.vip})
 	read := r.waitRead(first, 30*time.Second)
 	m.ReadyToServeMS = ms(read.Done().Sub(first))
