@@ -20,7 +20,7 @@ import (
 // The failover benchmark (`make bench`): the suite's own scenarios, run N
 // times each on a fresh lab, tabulated. It runs only when asked:
 //
-//	cd e2e && VIPKEEPER_BENCH=1 go test -count=1 -v -timeout 60m -run '^TestBench$' .
+//	cd e2e && VIPKEEPER_BENCH=1 go test -count=1 -v -timeout 150m -run '^TestBench$' .
 const (
 	envBench          = "VIPKEEPER_BENCH"           // "1" runs it
 	envBenchRuns      = "VIPKEEPER_BENCH_RUNS"      // runs per scenario; default 5
