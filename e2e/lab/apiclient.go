@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -81,7 +82,7 @@ type TransportError struct {
 
 // Error classes (ErrClass).
 const (
-	ClassReset   = "reset"   // connection reset, EOF, GOAWAY: client-go retries a GET
+	ClassReset   = "reset"   // connection reset, EOF, GOAWAY (client-go retries a GET), or a connection closed after one
 	ClassRefused = "refused" // nobody listens on the address
 	ClassTimeout = "timeout"
 	ClassOther   = "other"
@@ -93,6 +94,11 @@ func ErrClass(err error) string {
 	var ne net.Error
 	switch {
 	case utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err):
+		return ClassReset
+	case strings.Contains(err.Error(), "client connection force closed"):
+		// The HTTP/2 transport closes a connection whose write met a
+		// reset; the requests waiting on it fail with this, and client-go
+		// does not retry them.
 		return ClassReset
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ClassRefused

@@ -90,6 +90,7 @@ func TestErrClass(t *testing.T) {
 		{errors.New(`Get "https://192.0.2.100:6443/x": read: connection reset by peer`), ClassReset},
 		{io.EOF, ClassReset},
 		{errors.New("http2: server sent GOAWAY and closed the connection"), ClassReset},
+		{errors.New(`Get "https://192.0.2.100:6443/x": http2: client connection force closed via ClientConn.Close`), ClassReset},
 		{fmt.Errorf("dial tcp 192.0.2.100:6443: %w", syscall.ECONNREFUSED), ClassRefused},
 		{fmt.Errorf("get: %w", context.DeadlineExceeded), ClassTimeout},
 		{errors.New("x509: certificate is valid for 192.0.2.11, not 127.0.0.1"), ClassOther},
