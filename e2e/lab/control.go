@@ -83,17 +83,19 @@ func apiServerURL() string {
 func (l *Lab) APIAddr() netip.Addr { return apiAddr4 }
 
 // clientFor builds a clientset from a kubeconfig that connects with dial
-// (from inside a namespace). It speaks HTTP/1.1, so that a request that
-// times out closes its connection and the next one dials afresh (maybe
-// another API server, in an HA lab) instead of riding a dead HTTP/2
-// connection until its ping check notices.
-func clientFor(kubeconfig string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*kubernetes.Clientset, error) {
+// (from inside a namespace). With http1 it speaks HTTP/1.1, so that a
+// request that times out closes its connection and the next one dials
+// afresh (another API server, in an HA lab) instead of riding a dead
+// HTTP/2 connection until its ping check notices.
+func clientFor(kubeconfig string, dial func(ctx context.Context, network, addr string) (net.Conn, error), http1 bool) (*kubernetes.Clientset, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Dial = dial
-	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	if http1 {
+		cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	}
 	cfg.Timeout = 5 * time.Second // every request is tiny; a hang is a fault being tested
 	return kubernetes.NewForConfig(cfg)
 }
@@ -351,7 +353,7 @@ func (l *Lab) NodeClient(i int) kubernetes.Interface {
 	if l.opts.HA { // the kubeconfig names HAServerName: dial what the daemon dials
 		dial = failoverDial(l.nodes[i].ns, l.haAPIServerAddrs(i))
 	}
-	c, err := clientFor(l.nodes[i].kubeconfig, dial)
+	c, err := clientFor(l.nodes[i].kubeconfig, dial, l.opts.HA)
 	if err != nil {
 		l.t.Fatalf("client for %s: %v", l.NodeName(i), err)
 	}

@@ -249,7 +249,7 @@ func (l *Lab) up(ctx context.Context) error {
 	if l.opts.HA {
 		l.adminDial = failoverDial(l.api, l.allNodeAPIAddrs())
 	}
-	if l.admin, err = clientFor(l.adminKubeconfig, l.adminDial); err != nil {
+	if l.admin, err = clientFor(l.adminKubeconfig, l.adminDial, l.opts.HA); err != nil {
 		return err
 	}
 	if err := l.startEtcd(); err != nil {
