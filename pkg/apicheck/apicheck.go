@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -121,13 +122,37 @@ func readyz(client *http.Client, u string) func(context.Context) error {
 			return err
 		}
 		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		if resp.StatusCode != http.StatusOK {
+			if failed := failing(body); failed != "" {
+				return fmt.Errorf("status %d: %s", resp.StatusCode, failed)
+			}
 			return fmt.Errorf("status %d", resp.StatusCode)
 		}
 		return nil
 	}
 }
+
+// failing names the checks a failed /readyz lists as "[-]name failed: …"
+// (kube-apiserver lists every check when one fails), e.g. "shutdown" while
+// it shuts down; "" if none.
+func failing(body []byte) string {
+	var names []string
+	for line := range strings.Lines(string(body)) {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "[-]")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		if name != "" && len(names) < maxNames {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// maxNames bounds the checks named in a reason; it is a log value.
+const maxNames = 3
 
 // Start probes at once and then every Interval until ctx ends; it returns
 // nil then. It may be called once.

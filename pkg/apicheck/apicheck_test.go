@@ -3,6 +3,7 @@ package apicheck
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -119,4 +120,32 @@ func TestReadyzURL(t *testing.T) {
 	if want := "https://[2001:db8::1]:6443/readyz"; err != nil || got != want {
 		t.Errorf("readyzURL = %q, %v; want %q", got, err, want)
 	}
+}
+
+func TestFailing(t *testing.T) {
+	tests := map[string]string{
+		"":   "",
+		"ok": "",
+		"[+]ping ok\n[-]etcd failed: reason withheld\n[-]shutdown failed: reason withheld\nreadyz check failed": "etcd, shutdown",
+		"  [-]a failed\n[-]b failed\n[-]c failed\n[-]d failed\n":                                                "a, b, c",
+		"[-]\n[-] x\n":     "",
+		"<html>503</html>": "",
+	}
+	for body, want := range tests {
+		if got := failing([]byte(body)); got != want {
+			t.Errorf("failing(%q) = %q, want %q", body, got, want)
+		}
+	}
+}
+
+// FuzzFailing: any answer body gives at most maxNames names on one line.
+func FuzzFailing(f *testing.F) {
+	f.Add([]byte("[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n"))
+	f.Add([]byte("[-]a\r\n[-]b\t c\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := failing(body)
+		if strings.ContainsAny(got, "\n") || (got != "" && len(strings.Split(got, ", ")) > maxNames) {
+			t.Errorf("failing(%q) = %q", body, got)
+		}
+	})
 }

@@ -5,7 +5,8 @@
 //
 // A [Checker] GETs /readyz of one server — the first --api-server,
 // typically https://127.0.0.1:6443 — every Config.Interval, each probe
-// bounded by Config.Timeout, and only 200 is ready. Rise and fall are
+// bounded by Config.Timeout, and only 200 is ready; a failure's reason
+// names the checks the server says fail ("status 500: shutdown"). Rise and fall are
 // health.RiseFall's: the server turns ready after Config.Rise good probes
 // in a row and not ready after Config.Fall failed ones. It starts not
 // ready, so a node earns its candidacy only once its own API server

@@ -90,6 +90,10 @@ func startAPI(t *testing.T, p pki) *fakeAPI {
 			return
 		}
 		w.WriteHeader(f.code)
+		if f.code != http.StatusOK {
+			// What kube-apiserver answers after SIGTERM.
+			_, _ = w.Write([]byte("[+]ping ok\n[+]etcd ok\n[-]shutdown failed: reason withheld\nreadyz check failed\n"))
+		}
 	}))
 	f.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
@@ -174,8 +178,8 @@ func TestReadyzTrust(t *testing.T) {
 	api.mu.Lock()
 	api.code = http.StatusInternalServerError
 	api.mu.Unlock()
-	if err := probeOnce(t, tests[0].kubeconfig, api.URL); err == nil || err.Error() != "status 500" {
-		t.Errorf("not-ready server: got %v, want status 500", err)
+	if err := probeOnce(t, tests[0].kubeconfig, api.URL); err == nil || err.Error() != "status 500: shutdown" {
+		t.Errorf("not-ready server: got %v, want status 500: shutdown", err)
 	}
 
 	api.mu.Lock()

@@ -90,6 +90,12 @@ func manifestCommand(args []string, stdout, stderr io.Writer) int {
 	for _, a := range config.Args(cfg.Settings()) {
 		command = append(command, shellQuote(a))
 	}
+	if kind == manifest.StaticPod && cfg.UserSet("api-server-check") && !cfg.APIServerCheck.Enabled {
+		// Off is the daemon's default, so Settings leaves it out, but a
+		// static pod turns the check on unless told otherwise: the
+		// header's command must say so to render the same file again.
+		command = append(command, "--api-server-check=false")
+	}
 	out, err := manifest.Generate(kind, cfg, manifest.Options{Image: image, Command: strings.Join(command, " ")})
 	if err != nil {
 		fmt.Fprintf(stderr, "vipkeeper manifest %s: %v\n", kind, err)

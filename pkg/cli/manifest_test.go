@@ -113,6 +113,20 @@ func TestManifestErrors(t *testing.T) {
 	}
 }
 
+// TestManifestHeaderKeepsTheCheckOff: a static pod whose check was
+// turned off says so in its header, so that the header's command renders
+// the same file again.
+func TestManifestHeaderKeepsTheCheckOff(t *testing.T) {
+	code, out, errOut := runManifest(t, "manifest", "static-pod", "--kubeconfig", "/k", "--vip", "192.0.2.100", "--interface", "eth0", "--api-server-check=false")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	first, _, _ := strings.Cut(out, "\n")
+	if !strings.HasSuffix(first, " --api-server-check=false") || strings.Contains(out, "- --api-server-check") {
+		t.Errorf("header %q must end with --api-server-check=false and the pod must not check:\n%s", first, out)
+	}
+}
+
 func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{
 		"--vip=192.0.2.100":                               "--vip=192.0.2.100",

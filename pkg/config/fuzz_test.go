@@ -24,6 +24,7 @@ func FuzzLoad(f *testing.F) {
 		{"--api-server\x00https://u:p@127.0.0.1:0\x00--vip\x00192.0.2.1\x00--interface\x00lo", "", ""},
 		{"--node-name\x00\x00--vip\x00::192.0.2.1\x00--interface\x00eth0", "VIPKEEPER_NODE_NAME=", ""},
 		{"--health-http\x00https://127.0.0.1:6443/livez\x00--health-ca-file\x00/ca\x00--vip\x00192.0.2.1\x00--interface\x00eth0", "", ""},
+		{"--api-server\x00https://127.0.0.1:6443\x00--api-server-check\x00--vip\x00192.0.2.1\x00--interface\x00eth0", "VIPKEEPER_API_SERVER_CHECK_FALL=3", "apiServerCheckInterval: 300ms\n"},
 	}
 	for _, s := range seeds {
 		f.Add(s.args, s.env, []byte(s.file))

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"time"
 
@@ -178,3 +179,27 @@ func (c *Config) validateAPIServerCheck() error {
 	}
 	return nil
 }
+
+// WithAPIServerCheck returns c with --api-server-check on when nobody set
+// it, for a deployment where the check is the default (the static pod:
+// a control-plane node's VIP fronts its own API server); c itself when
+// someone set it, on or off. The copy is validated like the setting at
+// start-up, and an error names source as where the setting came from.
+func (c *Config) WithAPIServerCheck(source string) (*Config, error) {
+	if c.userSet("api-server-check") {
+		return c, nil
+	}
+	cp := *c
+	cp.values, cp.sources = maps.Clone(c.values), maps.Clone(c.sources)
+	cp.values["api-server-check"] = []string{"true"}
+	cp.sources["api-server-check"] = source
+	cp.APIServerCheck.Enabled = true
+	if err := cp.validateAPIServerCheck(); err != nil {
+		return nil, cp.blame(err)
+	}
+	return &cp, nil
+}
+
+// UserSet reports whether someone set the setting with flag name, by a
+// flag, a variable or the config file, rather than leaving its default.
+func (c *Config) UserSet(name string) bool { return c.userSet(name) }

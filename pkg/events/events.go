@@ -198,6 +198,11 @@ func describe(t keeper.Transition) string {
 			return "unhealthy: " + t.Detail
 		}
 		return "unhealthy"
+	case keeper.ReasonAPIServerNotReady:
+		if t.Detail != "" {
+			return "local API server not ready: " + t.Detail
+		}
+		return "local API server not ready"
 	}
 	return t.Detail
 }

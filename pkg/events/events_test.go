@@ -45,6 +45,8 @@ func TestEventFor(t *testing.T) {
 			"Normal SteppedDown n1 stepped down (shutdown): unbound 192.0.2.100, 2001:db8::100: vipkeeper is shutting down"},
 		{unbound(keeper.ReasonUnhealthy, "link down"),
 			"Warning SteppedDown n1 stepped down (unhealthy): unbound 192.0.2.100, 2001:db8::100: unhealthy: link down"},
+		{unbound(keeper.ReasonAPIServerNotReady, "status 500"),
+			"Warning SteppedDown n1 stepped down (api_server_not_ready): unbound 192.0.2.100, 2001:db8::100: local API server not ready: status 500"},
 		{unbound(keeper.ReasonAPIUnreachable, "lease not renewed in time"),
 			"Warning SteppedDown n1 stepped down (api_unreachable): unbound 192.0.2.100, 2001:db8::100: API server unreachable; lease not renewed in time"},
 		{unbound(keeper.ReasonClaimed, "claimed by 02:00:00:00:00:02"),

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,7 +86,7 @@ func TestStaticPod(t *testing.T) {
 	}
 	checkNoServiceLinks(t, pod.Spec)
 	c := pod.Spec.Containers[0]
-	wantArgs := []string{"run", "--kubeconfig=/etc/kubernetes/super-admin.conf", "--api-server=https://127.0.0.1:6443",
+	wantArgs := []string{"run", "--kubeconfig=/etc/kubernetes/super-admin.conf", "--api-server=https://127.0.0.1:6443", "--api-server-check=true",
 		"--vip=192.0.2.100", "--interface=eth0", "--lease-duration=6s", "--health-http=https://127.0.0.1:6443/livez", "--health-ca-file=/etc/kubernetes/pki/ca.crt", "--metrics-addr=127.0.0.1:9100"}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
@@ -213,5 +214,34 @@ func TestServicesDaemonSet(t *testing.T) {
 	again := loadArgs(t, ds.Spec.Template.Spec.Containers[0].Args[1:]...)
 	if !again.Services || len(again.ServicePools) != 1 || again.ServicePools[0].Name != "default" {
 		t.Errorf("args load as Services %v, pools %+v", again.Services, again.ServicePools)
+	}
+}
+
+// TestStaticPodAPIServerCheck: the static pod checks its node's own API
+// server unless told not to, and then needs no --api-server.
+func TestStaticPodAPIServerCheck(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"on by default", []string{"--kubeconfig", "/k", "--api-server", "https://127.0.0.1:6443"},
+			[]string{"run", "--kubeconfig=/k", "--api-server=https://127.0.0.1:6443", "--api-server-check=true", "--vip=192.0.2.100", "--interface=eth0"}},
+		{"on, with its timings", []string{"--kubeconfig", "/k", "--api-server", "https://127.0.0.1:6443", "--api-server-check", "--api-server-check-fall", "3"},
+			[]string{"run", "--kubeconfig=/k", "--api-server=https://127.0.0.1:6443", "--api-server-check=true", "--api-server-check-fall=3", "--vip=192.0.2.100", "--interface=eth0"}},
+		{"turned off", []string{"--kubeconfig", "/k", "--api-server-check=false"},
+			[]string{"run", "--kubeconfig=/k", "--vip=192.0.2.100", "--interface=eth0"}},
+	} {
+		objs := decode(t, generate(t, manifest.StaticPod, load(t, tt.args...)))
+		if diff := cmp.Diff(tt.want, objs[0].(*corev1.Pod).Spec.Containers[0].Args); diff != "" {
+			t.Errorf("%s: args (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	// A DaemonSet is no control-plane pod: nothing is turned on.
+	objs := decode(t, generate(t, manifest.DaemonSet, load(t, "--api-server", "https://127.0.0.1:6443")))
+	for _, o := range objs {
+		if ds, ok := o.(*appsv1.DaemonSet); ok && slices.Contains(ds.Spec.Template.Spec.Containers[0].Args, "--api-server-check=true") {
+			t.Errorf("the DaemonSet turns the check on: %v", ds.Spec.Template.Spec.Containers[0].Args)
+		}
 	}
 }

@@ -30,9 +30,19 @@ const staticPodNamespace = "kube-system"
 
 var labels = map[string]string{"app.kubernetes.io/name": name}
 
+// staticPodCheck is where a static pod's --api-server-check comes from
+// when nobody set it, for errors.
+const staticPodCheck = "--api-server-check, on by default in a static pod (--api-server-check=false turns it off)"
+
 func staticPod(cfg *config.Config, o Options) ([]byte, error) {
 	if cfg.Kubeconfig == "" {
 		return nil, errors.New("--kubeconfig: a static pod cannot use a ServiceAccount; give the host's kubeconfig, e.g. /etc/kubernetes/admin.conf (super-admin.conf while bootstrapping the first node)")
+	}
+	// The VIP of a control-plane node fronts its own API server: it is a
+	// candidate only while that server is ready (docs/deploy-static-pod.md).
+	cfg, err := cfg.WithAPIServerCheck(staticPodCheck)
+	if err != nil {
+		return nil, err
 	}
 	spec, err := podSpec(cfg, o)
 	if err != nil {
