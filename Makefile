@@ -36,10 +36,10 @@ manifests: ## regenerate manifests/ (`vipkeeper manifest` examples; a test fails
 	$(GO) test ./pkg/cli -run TestManifestsUpToDate -update-manifests
 
 e2e: build ## the end-to-end suite on a real kube-apiserver in network namespaces (root)
-	cd e2e && $(GO) test -p 1 -count=1 -v -timeout 30m ./...
+	cd e2e && $(GO) test -p 1 -count=1 -v -timeout 45m ./...
 
 bench: ## failover benchmark, 5 runs per scenario (VIPKEEPER_BENCH_RUNS=N); writes e2e/.artifacts/bench.{json,md} (root)
-	cd e2e && VIPKEEPER_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run '^TestBench$$' .
+	cd e2e && VIPKEEPER_BENCH=1 $(GO) test -count=1 -v -timeout 150m -run '^TestBench$$' .
 
 .PHONY: bench-scale
 bench-scale: ## services at scale: 1,000 LoadBalancer Services (VIPKEEPER_SCALE_SERVICES=N); writes e2e/.artifacts/scale.{json,md} (root)

@@ -20,7 +20,7 @@ import (
 // The failover benchmark (`make bench`): the suite's own scenarios, run N
 // times each on a fresh lab, tabulated. It runs only when asked:
 //
-//	cd e2e && VIPKEEPER_BENCH=1 go test -count=1 -v -timeout 60m -run '^TestBench$' .
+//	cd e2e && VIPKEEPER_BENCH=1 go test -count=1 -v -timeout 150m -run '^TestBench$' .
 const (
 	envBench          = "VIPKEEPER_BENCH"           // "1" runs it
 	envBenchRuns      = "VIPKEEPER_BENCH_RUNS"      // runs per scenario; default 5
@@ -68,6 +68,9 @@ type benchReport struct {
 	// APILoad is the daemons' steady-state API load (scenario "api-load").
 	APILoad *steadyLoad   `json:"api_load,omitempty"`
 	Results []measurement `json:"results"`
+	// HA are the HA control-plane scenarios (bench_ha_test.go).
+	HA        []haRow         `json:"ha,omitempty"`
+	HAResults []haMeasurement `json:"ha_results,omitempty"`
 }
 
 func TestBench(t *testing.T) {
@@ -125,7 +128,8 @@ func TestBench(t *testing.T) {
 		report.Rows = append(report.Rows, aggregate(sc.name, ms, skipped))
 		report.Results = append(report.Results, ms...)
 	}
-	table := benchTable(report)
+	report.HA, report.HAResults = runHABench(t, runs, only)
+	table := benchTable(report) + haTable(report.HA)
 	fmt.Fprint(os.Stdout, "\n"+table)
 	t.Log("\n" + table)
 	dir := cmp.Or(os.Getenv(envBenchOut), ".artifacts")
@@ -185,8 +189,10 @@ func benchTable(r benchReport) string {
 	fmt.Fprintf(&b, "Lease %v/%v/%v (duration/renew deadline/retry period); client probe every %v (timeout %v), owners sampled every %v.\n\n",
 		r.Lease["lease_duration"], r.Lease["renew_deadline"], r.Lease["retry_period"],
 		r.Prober["interval"], r.Prober["timeout"], r.Prober["owner_sample_interval"])
-	b.WriteString("| scenario | runs | passed | recovered | downtime median (ms) | downtime max (ms) | takeover median (ms) | overlap max (ms) | lost probes median (max) |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	if len(r.Rows) > 0 { // none when only HA scenarios were asked for
+		b.WriteString("| scenario | runs | passed | recovered | downtime median (ms) | downtime max (ms) | takeover median (ms) | overlap max (ms) | lost probes median (max) |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	}
 	for _, row := range r.Rows {
 		if row.Runs == 0 {
 			fmt.Fprintf(&b, "| %s | 0 | – | – | – | – | – | – | – (%s) |\n", row.Scenario, cmp.Or(row.Skipped, "not run"))

@@ -31,13 +31,18 @@ const (
 	rbacName = "vipkeeper"
 )
 
-// etcdArgs runs etcd on loopback inside the API server's namespace.
-func etcdArgs(dataDir string) []string {
+// etcdArgs runs etcd on loopback inside the API server's namespace, and
+// with ha also on that namespace's address, for the nodes' API servers.
+func etcdArgs(dataDir string, ha bool) []string {
+	clients := "http://127.0.0.1:2379"
+	if ha {
+		clients = etcdURL() + "," + clients
+	}
 	return []string{
 		"--name=lab",
 		"--data-dir=" + dataDir,
-		"--listen-client-urls=http://127.0.0.1:2379",
-		"--advertise-client-urls=http://127.0.0.1:2379",
+		"--listen-client-urls=" + clients,
+		"--advertise-client-urls=" + clients,
 		"--listen-peer-urls=http://127.0.0.1:2380",
 		"--initial-advertise-peer-urls=http://127.0.0.1:2380",
 		"--initial-cluster=lab=http://127.0.0.1:2380",
@@ -77,13 +82,20 @@ func apiServerURL() string {
 // APIAddr is the API server's address, the one CutAPI blocks.
 func (l *Lab) APIAddr() netip.Addr { return apiAddr4 }
 
-// clientFor builds a clientset from a kubeconfig, dialling from inside ns.
-func clientFor(kubeconfig string, ns *NS) (*kubernetes.Clientset, error) {
+// clientFor builds a clientset from a kubeconfig that connects with dial
+// (from inside a namespace). With http1 it speaks HTTP/1.1, so that a
+// request that times out closes its connection and the next one dials
+// afresh (another API server, in an HA lab) instead of riding a dead
+// HTTP/2 connection until its ping check notices.
+func clientFor(kubeconfig string, dial func(ctx context.Context, network, addr string) (net.Conn, error), http1 bool) (*kubernetes.Clientset, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Dial = ns.DialContext
+	cfg.Dial = dial
+	if http1 {
+		cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	}
 	cfg.Timeout = 5 * time.Second // every request is tiny; a hang is a fault being tested
 	return kubernetes.NewForConfig(cfg)
 }
@@ -264,6 +276,7 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 // etcd and its data stay.
 func (l *Lab) StopAPIServer() {
 	l.t.Helper()
+	l.needSingle("StopAPIServer")
 	if _, err := l.apiServer().stop(10 * time.Second); err != nil {
 		l.t.Fatalf("stop kube-apiserver: %v", err)
 	}
@@ -273,6 +286,7 @@ func (l *Lab) StopAPIServer() {
 // for /readyz.
 func (l *Lab) StartAPIServer() {
 	l.t.Helper()
+	l.needSingle("StartAPIServer")
 	if p := l.apiServer(); p != nil && !p.Exited() {
 		l.t.Fatalf("kube-apiserver (pid %d) is still running", p.PID())
 	}
@@ -286,6 +300,7 @@ func (l *Lab) StartAPIServer() {
 // that drops packets silently. ThawAPIServer resumes it.
 func (l *Lab) FreezeAPIServer() {
 	l.t.Helper()
+	l.needSingle("FreezeAPIServer")
 	if err := l.apiServer().signal(syscall.SIGSTOP); err != nil {
 		l.t.Fatalf("freeze kube-apiserver: %v", err)
 	}
@@ -294,6 +309,7 @@ func (l *Lab) FreezeAPIServer() {
 // ThawAPIServer resumes a frozen kube-apiserver (SIGCONT).
 func (l *Lab) ThawAPIServer() {
 	l.t.Helper()
+	l.needSingle("ThawAPIServer")
 	if err := l.apiServer().signal(syscall.SIGCONT); err != nil {
 		l.t.Fatalf("thaw kube-apiserver: %v", err)
 	}
@@ -319,7 +335,7 @@ func (l *Lab) AdminClient(qps float32, burst int) kubernetes.Interface {
 	if err != nil {
 		l.t.Fatalf("AdminClient: %v", err)
 	}
-	cfg.Dial = l.api.DialContext
+	cfg.Dial = l.adminDial
 	cfg.Timeout = 10 * time.Second // a create under load takes milliseconds to a second
 	cfg.QPS, cfg.Burst = qps, burst
 	c, err := kubernetes.NewForConfig(cfg)
@@ -333,7 +349,11 @@ func (l *Lab) AdminClient(qps float32, burst int) kubernetes.Interface {
 // namespace.
 func (l *Lab) NodeClient(i int) kubernetes.Interface {
 	l.t.Helper()
-	c, err := clientFor(l.nodes[i].kubeconfig, l.nodes[i].ns)
+	dial := l.nodes[i].ns.DialContext
+	if l.opts.HA { // the kubeconfig names HAServerName: dial what the daemon dials
+		dial = failoverDial(l.nodes[i].ns, l.haAPIServerAddrs(i))
+	}
+	c, err := clientFor(l.nodes[i].kubeconfig, dial, l.opts.HA)
 	if err != nil {
 		l.t.Fatalf("client for %s: %v", l.NodeName(i), err)
 	}

@@ -21,6 +21,12 @@
 // audit log of the daemons' requests (audit.go), from which APIRequests
 // counts them apart from everyone else's, non-resource ones included.
 //
+// In HA mode (Options.HA, ha.go) every node namespace runs a kube-apiserver
+// of its own instead, on all its addresses, with etcd left in vk-<id>-api on
+// 192.0.2.2:2379; the kubeconfigs name HAServerName and each daemon gets
+// --api-server for its own API server on loopback, then the others'.
+// StartAPIClient runs a client-go client through the VIP from vk-<id>-cl.
+//
 // A Lab is created with Start and torn down by t.Cleanup, by the SIGINT and
 // SIGTERM handler that Main installs, and — after a crash or a test timeout
 // (which skips cleanups) — by the next Start, which reaps what dead test

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -226,4 +227,21 @@ func (l *Lab) GrepLog(i int, max int, words ...string) []string {
 		out = out[len(out)-max:]
 	}
 	return out
+}
+
+// dumpLogs prints the tail of every log, for a failed test.
+func (l *Lab) dumpLogs() {
+	for _, n := range l.nodes {
+		l.t.Logf("--- %s: tail of %s ---\n%s", n.name, n.log, tail(n.log, 40))
+	}
+	logs := []string{"kube-apiserver"}
+	if l.opts.HA {
+		logs = nil
+		for _, n := range l.nodes {
+			logs = append(logs, haPrefix+n.name)
+		}
+	}
+	for _, name := range logs {
+		l.t.Logf("--- tail of %s.log ---\n%s", name, tail(filepath.Join(l.Dir, name+".log"), 15))
+	}
 }

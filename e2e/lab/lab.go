@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -51,6 +52,13 @@ type Options struct {
 	// the lease namespace). Empty: in the lease namespace. Only with
 	// Services.
 	ServicesNamespace string
+
+	// HA runs a kube-apiserver in every node namespace (ha.go), all on
+	// the one etcd, instead of one in the API namespace: the kubeconfigs
+	// name HAServerName, every daemon gets --api-server for its own API
+	// server (on loopback) then the others', and the admin client fails
+	// over between them. Not with Audit.
+	HA bool
 
 	// Audit makes kube-apiserver write an audit log of the node group's
 	// requests, resource and non-resource alike: AuditEvents lists them,
@@ -109,9 +117,13 @@ type Lab struct {
 	state                      string // state file for the reaper
 	teardownOnce               sync.Once
 	deadline                   *time.Timer // tears down before `go test -timeout` panics
+	adminDial                  func(ctx context.Context, network, addr string) (net.Conn, error)
+	readyzOnce                 sync.Once
+	readyzHTTP                 *http.Client // HA: node API servers' /readyz (ha.go)
 
 	mu         sync.Mutex // guards the fields below
-	apiserver  *proc
+	apiserver  *proc      // the single API server (nil in an HA lab)
+	etcd       *proc
 	procs      []*proc // every process started, in order
 	namespaces []*NS   // every namespace opened
 	closing    bool    // teardown began: process exits are expected from now on
@@ -128,6 +140,9 @@ func Start(t testing.TB, opts Options) *Lab {
 	}
 	if !opts.Services && (opts.NoControlPlaneVIP || opts.ServicesDefaultClass || len(opts.ServicePools) > 0 || opts.ServicesNamespace != "") {
 		t.Fatalf("lab: NoControlPlaneVIP, ServicesDefaultClass, ServicePools and ServicesNamespace need Services")
+	}
+	if opts.HA && opts.Audit {
+		t.Fatalf("lab: Audit needs the single API server, not HA")
 	}
 	reapStale(t.Logf)
 	vk, apiserver, err := getBinaries()
@@ -227,23 +242,21 @@ func (l *Lab) up(ctx context.Context) error {
 	if l.pki, err = newPKI(l.Dir, net.IP(apiAddr4.AsSlice())); err != nil {
 		return err
 	}
-	if l.adminKubeconfig, err = l.pki.kubeconfig("admin.kubeconfig", adminSubject, apiServerURL()); err != nil {
+	if l.adminKubeconfig, err = l.pki.kubeconfig("admin.kubeconfig", adminSubject, l.serverURL()); err != nil {
 		return err
 	}
-	if l.admin, err = clientFor(l.adminKubeconfig, l.api); err != nil {
+	l.adminDial = l.api.DialContext
+	if l.opts.HA {
+		l.adminDial = failoverDial(l.api, l.allNodeAPIAddrs())
+	}
+	if l.admin, err = clientFor(l.adminKubeconfig, l.adminDial, l.opts.HA); err != nil {
 		return err
 	}
-	if _, err = l.startProc("etcd", l.api, nil, l.onControlExit, "etcd", etcdArgs(filepath.Join(l.Dir, "etcd"))...); err != nil {
+	if err := l.startEtcd(); err != nil {
 		return err
 	}
-	if err := l.startAPIServer(ctx); err != nil {
-		return err
-	}
-	if err := grantNodes(ctx, l.admin, l.opts.LeaseNamespace, l.opts.LeaseName); err != nil {
-		return err
-	}
-	if l.opts.Services {
-		if err := grantServices(ctx, l.admin, l.opts.LeaseNamespace, l.ServicesNamespace()); err != nil {
+	if !l.opts.HA {
+		if err := l.startAPIServer(ctx); err != nil {
 			return err
 		}
 	}
@@ -253,6 +266,19 @@ func (l *Lab) up(ctx context.Context) error {
 			return fmt.Errorf("node %s: %w", role, err)
 		}
 		l.nodes = append(l.nodes, n)
+	}
+	if l.opts.HA {
+		if err := l.startHA(ctx); err != nil {
+			return err
+		}
+	}
+	if err := grantNodes(ctx, l.admin, l.opts.LeaseNamespace, l.opts.LeaseName); err != nil {
+		return err
+	}
+	if l.opts.Services {
+		if err := grantServices(ctx, l.admin, l.opts.LeaseNamespace, l.ServicesNamespace()); err != nil {
+			return err
+		}
 	}
 	for i := range l.nodes {
 		if err := l.waitHTTP(ctx, i); err != nil {
@@ -305,11 +331,18 @@ func (l *Lab) teardown() {
 			l.dumpLogs()
 		}
 		// Nodes first (in parallel; daemons get time to release the lease),
-		// then kube-apiserver, then etcd.
+		// then kube-apiserver, then etcd. An HA lab's API servers are
+		// SIGKILLed: SIGTERM would cost each its shutdown delay.
 		var wg sync.WaitGroup
 		for _, p := range procs {
-			if p.name != "etcd" && p.name != "kube-apiserver" {
+			if p.name != "etcd" && !strings.HasPrefix(p.name, "kube-apiserver") {
 				wg.Go(func() { l.stopProc(p, 5*time.Second) })
+			}
+		}
+		wg.Wait()
+		for _, p := range procs {
+			if strings.HasPrefix(p.name, haPrefix) {
+				wg.Go(func() { l.killProc(p) })
 			}
 		}
 		wg.Wait()
@@ -368,12 +401,4 @@ func (l *Lab) stopProc(p *proc, grace time.Duration) {
 	case wasRunning && strings.HasPrefix(p.name, "vipkeeper-") && st.ExitCode() != 0:
 		l.t.Logf("lab teardown: %s (pid %d) ended with %v", p.name, p.PID(), st)
 	}
-}
-
-// dumpLogs prints the tail of every log, for a failed test.
-func (l *Lab) dumpLogs() {
-	for _, n := range l.nodes {
-		l.t.Logf("--- %s: tail of %s ---\n%s", n.name, n.log, tail(n.log, 40))
-	}
-	l.t.Logf("--- tail of kube-apiserver.log ---\n%s", tail(filepath.Join(l.Dir, "kube-apiserver.log"), 15))
 }

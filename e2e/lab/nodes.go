@@ -25,8 +25,9 @@ type node struct {
 	sick       string // while this file exists, the HTTP helper's /healthz fails
 	http       *proc
 
-	mu     sync.Mutex // guards daemon
-	daemon *proc      // the current run; replaced by StartNode
+	mu        sync.Mutex // guards daemon and apiserver
+	daemon    *proc      // the current run; replaced by StartNode
+	apiserver *proc      // HA: the node's kube-apiserver, current run
 }
 
 func (n *node) currentDaemon() *proc {
@@ -55,7 +56,7 @@ func (l *Lab) addNode(i int, name string) (*node, error) {
 	if err := plug(l.br, n.port); err != nil {
 		return nil, err
 	}
-	if n.kubeconfig, err = l.pki.kubeconfig(name+".kubeconfig", nodeSubject(name), apiServerURL()); err != nil {
+	if n.kubeconfig, err = l.pki.kubeconfig(name+".kubeconfig", nodeSubject(name), l.serverURL()); err != nil {
 		return nil, err
 	}
 	self, err := os.Executable()
@@ -106,6 +107,9 @@ func (l *Lab) daemonArgs(i int) []string {
 	}
 	for _, v := range l.opts.VIPs {
 		args = append(args, "--vip", v.String())
+	}
+	if l.opts.HA {
+		args = append(args, l.haAPIServerFlags(i)...)
 	}
 	if l.opts.Services {
 		args = append(args, "--services")

@@ -46,11 +46,11 @@ type pki struct {
 func newPKI(dir string, serverIP net.IP) (*pki, error) {
 	p := &pki{dir: dir, serverIP: serverIP}
 	var err error
-	if p.ca, err = newCert(nil, pkix.Name{CommonName: "vipkeeper-lab-ca"}, nil, 0); err != nil {
+	if p.ca, err = newCert(nil, pkix.Name{CommonName: "vipkeeper-lab-ca"}, sans{}, 0); err != nil {
 		return nil, err
 	}
 	serving, err := newCert(&p.ca, pkix.Name{CommonName: "kube-apiserver"},
-		[]net.IP{serverIP, net.IPv4(127, 0, 0, 1)}, x509.ExtKeyUsageServerAuth)
+		sans{ips: []net.IP{serverIP, net.IPv4(127, 0, 0, 1)}, dns: append(serviceNames(), "localhost")}, x509.ExtKeyUsageServerAuth)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func newPKI(dir string, serverIP net.IP) (*pki, error) {
 // kubeconfig writes a kubeconfig for a client certificate with the given
 // subject and returns its path.
 func (p *pki) kubeconfig(file string, subject pkix.Name, server string) (string, error) {
-	kp, err := newCert(&p.ca, subject, nil, x509.ExtKeyUsageClientAuth)
+	kp, err := newCert(&p.ca, subject, sans{}, x509.ExtKeyUsageClientAuth)
 	if err != nil {
 		return "", err
 	}
@@ -103,9 +103,35 @@ func (p *pki) kubeconfig(file string, subject pkix.Name, server string) (string,
 	return path, nil
 }
 
+// sans are a certificate's subject alternative names.
+type sans struct {
+	ips []net.IP
+	dns []string
+}
+
+// serviceNames are the in-cluster names of the API server that every
+// kubeadm serving certificate carries.
+func serviceNames() []string {
+	return []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc"}
+}
+
+// servingCert issues a serving certificate for names and writes it and its
+// key as <file>.crt and <file>.key; it returns the two paths.
+func (p *pki) servingCert(file string, names sans) (cert, key string, err error) {
+	kp, err := newCert(&p.ca, pkix.Name{CommonName: "kube-apiserver"}, names, x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		return "", "", err
+	}
+	cert, key = filepath.Join(p.dir, file+".crt"), filepath.Join(p.dir, file+".key")
+	if err := os.WriteFile(cert, kp.cert, 0o600); err != nil {
+		return "", "", err
+	}
+	return cert, key, os.WriteFile(key, kp.key, 0o600)
+}
+
 // newCert issues a certificate signed by parent, or a self-signed CA when
 // parent is nil.
-func newCert(parent *keyPair, subject pkix.Name, ips []net.IP, usage x509.ExtKeyUsage) (keyPair, error) {
+func newCert(parent *keyPair, subject pkix.Name, names sans, usage x509.ExtKeyUsage) (keyPair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return keyPair{}, err
@@ -120,7 +146,8 @@ func newCert(parent *keyPair, subject pkix.Name, ips []net.IP, usage x509.ExtKey
 		Subject:      subject,
 		NotBefore:    now.Add(-time.Minute), // tolerate small clock steps
 		NotAfter:     now.Add(certLifetime),
-		IPAddresses:  ips,
+		IPAddresses:  names.ips,
+		DNSNames:     names.dns,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	signer, issuer := key, tmpl
@@ -129,9 +156,6 @@ func newCert(parent *keyPair, subject pkix.Name, ips []net.IP, usage x509.ExtKey
 		tmpl.KeyUsage |= x509.KeyUsageCertSign
 	} else {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
-		if usage == x509.ExtKeyUsageServerAuth {
-			tmpl.DNSNames = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "localhost"}
-		}
 		signer, issuer = parent.signer, parent.parsed
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, signer)
