@@ -25,8 +25,13 @@ type APICounts struct {
 	// NodeRequests are the daemons' requests by "verb resource" or "verb
 	// /path" (audit verbs: get, update, watch, …), from the audit log.
 	NodeRequests map[string]float64
-	// ByNode are the daemons' requests by node name, from the audit log.
+	// ByNode are the daemons' requests by node name, from the audit log,
+	// without LocalCheck.
 	ByNode map[string]float64
+	// LocalCheck is the daemons' checks of their own API server
+	// (--api-server-check), in NodeRequests as "get /readyz (local check)"
+	// but not in Nodes or ByNode: each goes to the node's own API server.
+	LocalCheck float64
 }
 
 // APIRequests scrapes the API server's /metrics with the admin client and
@@ -47,8 +52,12 @@ func (l *Lab) APIRequests(ctx context.Context) (APICounts, error) {
 	if c.NodeRequests, c.ByNode, err = auditCounts(filepath.Join(l.Dir, "audit.log"), c.At); err != nil {
 		return c, fmt.Errorf("count the daemons' requests in the audit log: %w", err)
 	}
-	for _, v := range c.NodeRequests {
-		c.Nodes += v
+	for k, v := range c.NodeRequests {
+		if strings.HasSuffix(k, localCheckSuffix) {
+			c.LocalCheck += v
+		} else {
+			c.Nodes += v
+		}
 	}
 	return c, nil
 }
@@ -157,6 +166,9 @@ type APILoad struct {
 	// NodeRequests and ByNode are the daemons' rates by request and by
 	// node (see APICounts).
 	NodeRequests, ByNode map[string]float64
+	// LocalCheckPerSecond is the daemons' checks of their own API server,
+	// apart from NodesPerSecond (see APICounts.LocalCheck).
+	LocalCheckPerSecond float64
 	// PerSecond is every client's rate by "VERB resource" (see
 	// APICounts.Requests); keys with no requests in the window are left out.
 	PerSecond map[string]float64
@@ -173,6 +185,7 @@ func (c APICounts) Since(before APICounts) APILoad {
 	}
 	secs := w.Seconds()
 	load.NodesPerSecond = (c.Nodes - before.Nodes) / secs
+	load.LocalCheckPerSecond = (c.LocalCheck - before.LocalCheck) / secs
 	load.NodeRequests, load.ByNode = rates(c.NodeRequests, before.NodeRequests, secs), rates(c.ByNode, before.ByNode, secs)
 	for k, v := range c.Requests {
 		if d := v - before.Requests[k]; d > 0 {
@@ -189,6 +202,10 @@ func (a APILoad) Keys() []string { return busiest(a.PerSecond) }
 // String is "daemons R req/s (by request: …; by node: …); all clients T
 // req/s: VERB resource r, …", busiest first.
 func (a APILoad) String() string {
-	return fmt.Sprintf("daemons %.2f req/s (by request: %s; by node: %s); all clients %.2f req/s: %s",
-		a.NodesPerSecond, formatRates(a.NodeRequests), formatRates(a.ByNode), a.TotalPerSecond, formatRates(a.PerSecond))
+	local := ""
+	if a.LocalCheckPerSecond > 0 {
+		local = fmt.Sprintf("; each node's check of its own API server apart: %.2f req/s", a.LocalCheckPerSecond)
+	}
+	return fmt.Sprintf("daemons %.2f req/s (by request: %s; by node: %s)%s; all clients %.2f req/s: %s",
+		a.NodesPerSecond, formatRates(a.NodeRequests), formatRates(a.ByNode), local, a.TotalPerSecond, formatRates(a.PerSecond))
 }

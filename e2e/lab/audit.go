@@ -78,7 +78,9 @@ func countAudit(r io.Reader, at time.Time) (byRequest, byNode map[string]float64
 		}
 		seen[e.ID] = true
 		byRequest[e.key()]++
-		byNode[strings.TrimPrefix(e.User, "vipkeeper:")]++
+		if !e.LocalCheck {
+			byNode[strings.TrimPrefix(e.User, "vipkeeper:")]++
+		}
 	}
 	return byRequest, byNode, err
 }
@@ -132,13 +134,29 @@ type AuditEvent struct {
 	Path      string // the request URI without its query
 	Code      int32  // the response's HTTP status
 	Received  time.Time
+	// LocalCheck: the request is the daemon's check of its own API
+	// server's /readyz (--api-server-check; user agent "… api-server-check").
+	// It goes to the node's own API server, not to the shared control
+	// plane, so the counts keep it apart from the daemons' budget.
+	LocalCheck bool
 }
+
+// localCheckAgent ends the user agent of the local API server check
+// (pkg/kube.LocalClient's purpose).
+const localCheckAgent = " api-server-check"
+
+// localCheckSuffix marks the local check's line in the counts by request.
+const localCheckSuffix = " (local check)"
 
 // key is "verb resource[/subresource]" or, for a non-resource request,
 // "verb /path".
 func (e AuditEvent) key() string {
 	if e.Resource == "" {
-		return e.Verb + " " + e.Path
+		k := e.Verb + " " + e.Path
+		if e.LocalCheck {
+			k += localCheckSuffix
+		}
+		return k
 	}
 	return e.Verb + " " + e.Resource
 }
@@ -202,6 +220,7 @@ func parseAudit(r io.Reader) ([]AuditEvent, error) {
 			ObjectRef  *struct {
 				Resource, Namespace, Name, APIGroup, Subresource string
 			} `json:"objectRef"`
+			UserAgent      string                `json:"userAgent"`
 			ResponseStatus *struct{ Code int32 } `json:"responseStatus"`
 			Received       time.Time             `json:"requestReceivedTimestamp"`
 		}
@@ -209,7 +228,8 @@ func parseAudit(r io.Reader) ([]AuditEvent, error) {
 			continue // a partial last line, or not an audit event
 		}
 		path, _, _ := strings.Cut(ev.RequestURI, "?")
-		a := AuditEvent{ID: ev.AuditID, User: ev.User.Username, Verb: ev.Verb, Path: path, Received: ev.Received}
+		a := AuditEvent{ID: ev.AuditID, User: ev.User.Username, Verb: ev.Verb, Path: path, Received: ev.Received,
+			LocalCheck: strings.HasSuffix(ev.UserAgent, localCheckAgent)}
 		if ref := ev.ObjectRef; ref != nil {
 			a.APIGroup, a.Resource, a.Namespace, a.Name = ref.APIGroup, ref.Resource, ref.Namespace, ref.Name
 			if ref.Subresource != "" {

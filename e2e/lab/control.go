@@ -371,3 +371,9 @@ func (l *Lab) LeaseHolder(ctx context.Context) (string, error) {
 	}
 	return *lease.Spec.HolderIdentity, nil
 }
+
+// APIServerURL is the single API server of a lab without HA, as the
+// nodes' kubeconfigs name it.
+func APIServerURL() string {
+	return "https://" + netip.AddrPortFrom(apiAddr4, apiPort).String()
+}
