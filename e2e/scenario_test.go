@@ -109,6 +109,7 @@ func startRun(t *testing.T, m *measurement, opts lab.Options, vipIndex int) *run
 	vip := l.VIPs()[vipIndex]
 	m.VIP = vip.String()
 	owner := l.WaitOwner(vip, upTimeout)
+	l.WaitFollowers(owner, upTimeout)
 	if who := l.WaitServed(vip, upTimeout); who != owner {
 		t.Fatalf("VIP %s held by %s but served by %s", vip, owner, who)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -148,6 +149,31 @@ func (l *Lab) WaitOwner(vip netip.Addr, timeout time.Duration) string {
 	}
 	l.t.Fatalf("WaitOwner(%s): no single owner after %v; owners %v", vip, timeout, last)
 	return ""
+}
+
+// WaitFollowers waits until every daemon but owner's has seen the
+// control-plane Lease's leader (its keeper logs "leader observed"). The
+// lab starts the daemons one after another, and on a loaded machine the
+// last can still be initialising seconds after the first holds the VIP: a
+// fault injected then finds no follower ready to take over, and measures
+// the lab instead of vipkeeper.
+func (l *Lab) WaitFollowers(owner string, timeout time.Duration) {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for i := range l.nodes {
+		if l.NodeName(i) == owner {
+			continue
+		}
+		for {
+			if text, _ := l.DaemonLog(i, 0); strings.Contains(text, `msg="leader observed"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				l.t.Fatalf("WaitFollowers: %s has not observed a leader after %v", l.NodeName(i), timeout)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
 }
 
 // WaitServed waits until the client gets an answer from vip and returns who
