@@ -37,14 +37,7 @@ func scenarioFreeze(t *testing.T, m *measurement) {
 	r.l.ThawNode(r.leader)
 	thawed := r.rec.Mark("thaw")
 	t.Logf("continued %s after %v", r.leaderName(), thawed.Sub(r.fault).Round(time.Millisecond))
-	// Time for the old daemon to notice its deadline passed and for
-	// anything wrong (taking the VIP back, a second owner) to show.
-	time.Sleep(leaseDuration + settle)
-	s := r.rec.Between(r.fault, time.Now())
-	r.m.window(s)
-	checkRecovered(t, s, r.l.NodeName(next))
-	owner := checkSingleOwner(t, r.l, r.vip, 5*time.Second)
-	checkLeaseHolder(t, r.l, owner)
+	owner := r.settleAfter(t, next)
 	if owner == r.leaderName() {
 		t.Errorf("the frozen daemon %s holds the VIP again after it continued", owner)
 	}

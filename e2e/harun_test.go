@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"slices"
 	"testing"
 	"time"
 
@@ -179,17 +177,7 @@ func (r *haRun) finish(exited ...int) {
 	if all.OverlapSamples != 0 {
 		r.t.Errorf("%d owner samples with ≥ 2 owners of %s (%v in all); want none", all.OverlapSamples, r.vip, all.Overlap.Round(time.Millisecond))
 	}
-	for i, pid := range r.pids {
-		if slices.Contains(exited, i) {
-			continue
-		}
-		if now := r.l.NodePID(i); now != pid || !r.l.NodeAlive(i) {
-			r.t.Errorf("daemon of %s: pid %d before the fault, now pid %d alive=%v; want the same daemon, never restarted",
-				r.l.NodeName(i), pid, now, r.l.NodeAlive(i))
-		}
-	}
+	checkSameDaemons(r.t, r.l, r.pids, exited)
 	r.m.Passed = !r.t.Failed()
-	b, _ := json.Marshal(r.m)
-	r.t.Logf("summary %s", b)
-	r.t.Logf("timeline (t=0: recording start; fault at %+.3fs):\n%s", r.fault.Sub(r.rec.Began).Seconds(), r.rec.Timeline())
+	logSummary(r.t, r.m, r.fault, r.rec)
 }

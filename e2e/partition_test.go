@@ -49,14 +49,7 @@ func scenarioPeerPartition(t *testing.T, m *measurement) {
 	r.l.HealPort()
 	healed := r.rec.Mark("heal")
 	t.Logf("healed %s's port after %v", r.leaderName(), healed.Sub(r.fault).Round(time.Millisecond))
-	// Time for the old holder to read the Lease, and for anything wrong
-	// (taking the VIP back, a second owner) to show.
-	time.Sleep(leaseDuration + settle)
-	s := r.rec.Between(r.fault, time.Now())
-	r.m.window(s)
-	checkRecovered(t, s, r.l.NodeName(next))
-	owner := checkSingleOwner(t, r.l, r.vip, 5*time.Second)
-	checkLeaseHolder(t, r.l, owner)
+	owner := r.settleAfter(t, next)
 	if owner == r.leaderName() {
 		r.m.note(t, "after the heal the old holder %s serves again", owner)
 	}

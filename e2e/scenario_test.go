@@ -183,19 +183,9 @@ func (r *run) finish(exited ...int) {
 		r.t.Errorf("%d owner samples with ≥ 2 owners of %s (%v in all, at most %d owners); want none",
 			all.OverlapSamples, r.vip, all.Overlap.Round(time.Millisecond), all.MaxOwners)
 	}
-	for i, pid := range r.pids {
-		if slices.Contains(exited, i) {
-			continue
-		}
-		if now := r.l.NodePID(i); now != pid || !r.l.NodeAlive(i) {
-			r.t.Errorf("daemon of %s: pid %d before the fault, now pid %d alive=%v; want the same daemon, never restarted",
-				r.l.NodeName(i), pid, now, r.l.NodeAlive(i))
-		}
-	}
+	checkSameDaemons(r.t, r.l, r.pids, exited)
 	r.m.Passed = !r.t.Failed()
-	b, _ := json.Marshal(r.m)
-	r.t.Logf("summary %s", b)
-	r.t.Logf("timeline (t=0: recording start; fault at %+.3fs):\n%s", r.fault.Sub(r.rec.Began).Seconds(), r.rec.Timeline())
+	logSummary(r.t, r.m, r.fault, r.rec)
 }
 
 // killGracefully SIGTERMs node i's daemon and checks that it exits 0.
@@ -259,4 +249,44 @@ func healthFlags(t *testing.T) []string {
 	}
 	return []string{"--health-http", lab.HealthURL(lab.DefaultPort), "--health-interval", "1s",
 		"--health-timeout", "500ms", "--health-rise", "2", "--health-fall", "2"}
+}
+
+// checkSameDaemons fails t if a daemon other than those of the nodes in
+// exited is no longer the process it was before the fault (pids): a
+// scenario must never need a restart.
+func checkSameDaemons(t *testing.T, l *lab.Lab, pids []int, exited []int) {
+	t.Helper()
+	for i, pid := range pids {
+		if slices.Contains(exited, i) {
+			continue
+		}
+		if now := l.NodePID(i); now != pid || !l.NodeAlive(i) {
+			t.Errorf("daemon of %s: pid %d before the fault, now pid %d alive=%v; want the same daemon, never restarted",
+				l.NodeName(i), pid, now, l.NodeAlive(i))
+		}
+	}
+}
+
+// logSummary logs a run's measurement m (JSON) and its timeline.
+func logSummary(t *testing.T, m any, fault time.Time, rec *instruments.Recording) {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	t.Logf("summary %s", b)
+	t.Logf("timeline (t=0: recording start; fault at %+.3fs):\n%s", fault.Sub(rec.Began).Seconds(), rec.Timeline())
+}
+
+// settleAfter gives the old holder time to notice what happened (its
+// deadline passed, the Lease moved) and anything wrong (taking the VIP
+// back, a second owner) time to show, then checks the whole window since
+// the fault: recovered on node next, and one owner now, the Lease's
+// holder. It returns that owner.
+func (r *run) settleAfter(t *testing.T, next int) string {
+	t.Helper()
+	time.Sleep(leaseDuration + settle)
+	s := r.rec.Between(r.fault, time.Now())
+	r.m.window(s)
+	checkRecovered(t, s, r.l.NodeName(next))
+	owner := checkSingleOwner(t, r.l, r.vip, 5*time.Second)
+	checkLeaseHolder(t, r.l, owner)
+	return owner
 }

@@ -10,13 +10,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2"
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
@@ -44,18 +41,7 @@ func testCA(t *testing.T) []byte {
 func TestNewDaemonAPIServerCheck(t *testing.T) {
 	iface := hostInterface(t)
 	t.Cleanup(klog.ClearLogger)
-	withCA := func(ca []byte) string {
-		kc := clientcmdapi.NewConfig()
-		kc.Clusters["c"] = &clientcmdapi.Cluster{Server: "https://cp.vipkeeper.test:6443", CertificateAuthorityData: ca}
-		kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{}
-		kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-		kc.CurrentContext = "x"
-		path := filepath.Join(t.TempDir(), "kubeconfig")
-		if err := clientcmd.WriteToFile(*kc, path); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	withCA := func(ca []byte) string { return writeKubeconfig(t, "https://cp.vipkeeper.test:6443", ca) }
 	load := func(kubeconfig string) *config.Config {
 		cfg, err := config.Load(config.Sources{Args: []string{"--vip", "192.0.2.100", "--interface", iface, "--node-name", "n1",
 			"--metrics-addr", "", "--kubeconfig", kubeconfig, "--api-server", "https://127.0.0.1:6443,https://198.51.100.2:6443",

@@ -17,11 +17,12 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/ifname"
 )
 
-// writeKubeconfig writes a kubeconfig naming server and returns its path.
-func writeKubeconfig(t *testing.T, server string) string {
+// writeKubeconfig writes a kubeconfig naming server (and ca, if any) and
+// returns its path.
+func writeKubeconfig(t *testing.T, server string, ca []byte) string {
 	t.Helper()
 	kc := clientcmdapi.NewConfig()
-	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: server}
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
 	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{}
 	kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
 	kc.CurrentContext = "x"
@@ -55,7 +56,7 @@ func hostInterface(t *testing.T) string {
 func TestNewDaemon(t *testing.T) {
 	iface := hostInterface(t)
 	t.Cleanup(klog.ClearLogger)
-	kubeconfig := writeKubeconfig(t, "https://198.51.100.1:6443")
+	kubeconfig := writeKubeconfig(t, "https://198.51.100.1:6443", nil)
 	base := []string{"--vip", "192.0.2.100", "--interface", iface, "--node-name", "n1", "--metrics-addr", "", "--kubeconfig", kubeconfig}
 	tests := []struct {
 		name          string
@@ -71,7 +72,7 @@ func TestNewDaemon(t *testing.T) {
 		{name: "services", args: append(base[:len(base):len(base)], "--services", "--services-pool", "pool=default;addresses=203.0.113.0/24"),
 			wantParts: 10, wantDraining: 1},
 		{name: "kubeconfig names the VIP", args: []string{"--vip", "192.0.2.100", "--interface", iface, "--node-name", "n1",
-			"--metrics-addr", "", "--kubeconfig", writeKubeconfig(t, "https://192.0.2.100:6443")},
+			"--metrics-addr", "", "--kubeconfig", writeKubeconfig(t, "https://192.0.2.100:6443", nil)},
 			wantParts: 9, wantLogged: "the election deadlocks once the holder is gone"},
 	}
 	for _, tt := range tests {
