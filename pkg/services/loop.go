@@ -58,6 +58,9 @@ func (c *Controller) loop(ctx context.Context, writes *sync.WaitGroup) error {
 			c.st.relist = false
 			c.restartInformers(ctx)
 		}
+		if c.st.poolsDirty {
+			c.reloadPools()
+		}
 		p := c.decide(c.now())
 		c.apply(ctx, p)
 		timer.Reset(p.next)
@@ -251,6 +254,7 @@ func (c *Controller) apply(ctx context.Context, p plan) {
 
 	if p.allocate {
 		c.allocate(ctx, p.services)
+		c.writePoolStatuses(ctx)
 	} else if st.alloc != nil {
 		c.log.Info("allocator role left")
 		st.alloc = nil

@@ -52,7 +52,8 @@ func (c *Controller) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.services, c.slices = set.services, set.slices
+	c.services, c.slices, c.poolObjs = set.services, set.slices, set.pools
+	c.st.poolsDirty = c.cfg.PoolObjects
 
 	// Wait for the first lists however long the API server is away:
 	// acting on half a picture could take addresses that are in use, and
@@ -99,6 +100,7 @@ func (c *Controller) Start(ctx context.Context) error {
 // old" would otherwise leave the caches stale for that long.
 type informerSet struct {
 	services, slices cache.Indexer
+	pools            cache.Indexer // nil without pool objects
 	synced           []cache.InformerSynced
 	cancel           context.CancelFunc
 	done             sync.WaitGroup
@@ -144,12 +146,23 @@ func (c *Controller) startInformers(parent context.Context) (*informerSet, error
 		DeleteFunc: func(o any) { c.leaseChanged(o, true) },
 	}
 	infs := []cache.SharedIndexInformer{svcInf, epsInf, leaseInf}
-	for i, h := range []cache.ResourceEventHandler{dirty, dirty, leases} {
+	handlers := []cache.ResourceEventHandler{dirty, dirty, leases}
+	set := &informerSet{services: svcInf.GetIndexer(), slices: epsInf.GetIndexer()}
+	if c.cfg.PoolObjects {
+		poolInf := c.poolInformer()
+		infs = append(infs, poolInf)
+		handlers = append(handlers, cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { c.send(poolsChanged{}) },
+			UpdateFunc: func(any, any) { c.send(poolsChanged{}) },
+			DeleteFunc: func(any) { c.send(poolsChanged{}) },
+		})
+		set.pools = poolInf.GetIndexer()
+	}
+	for i, h := range handlers {
 		if _, err := infs[i].AddEventHandler(h); err != nil {
 			return nil, fmt.Errorf("services: %w", err)
 		}
 	}
-	set := &informerSet{services: svcInf.GetIndexer(), slices: epsInf.GetIndexer()}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	set.cancel = cancel
 	for _, inf := range infs {
@@ -199,7 +212,8 @@ func (e informersSynced) apply(c *Controller) {
 		st.relist = true
 		return
 	}
-	c.services, c.slices = e.set.services, e.set.slices
+	c.services, c.slices, c.poolObjs = e.set.services, e.set.slices, e.set.pools
+	st.poolsDirty = c.cfg.PoolObjects
 	for _, old := range c.sets {
 		if old != e.set {
 			old.cancel() // waited for at shutdown; its last events are harmless
@@ -212,9 +226,15 @@ func (e informersSynced) apply(c *Controller) {
 // informer builds one shared informer with no resync, its objects trimmed.
 func (c *Controller) informer(obj runtime.Object, list func(context.Context, metav1.ListOptions) (runtime.Object, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
+	return c.informerVia(c.deps.Informers, obj, list, watchFn)
+}
+
+// informerVia is informer on client's watch-list semantics.
+func (c *Controller) informerVia(client any, obj runtime.Object, list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
 	// The client says whether it serves streaming lists (the fake one in
 	// tests does not), as client-go's own informers ask it.
-	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}, c.deps.Informers)
+	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}, client)
 	inf := cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	_ = inf.SetTransform(c.transform) // fails only once started
 	return inf

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/services/pools"
 	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
@@ -33,6 +34,12 @@ type state struct {
 	svcs  map[string]*svcState  // by Service key (namespace/name)
 
 	alloc *ipam.Allocator // the allocator role; nil unless this node holds it
+
+	// Pool objects: the objects changed since the last reloadPools; the
+	// verdicts of the last one; the allocator's status writes per pool.
+	poolsDirty bool
+	verdicts   map[string]pools.Verdict
+	poolWrites map[string]*poolWrite
 }
 
 func newState(rules tenure.Config, healthy bool) state {
@@ -41,6 +48,8 @@ func newState(rules tenure.Config, healthy bool) state {
 		keys:   map[string]*keyState{},
 		peers:  map[string]*peerState{},
 		svcs:   map[string]*svcState{},
+
+		poolWrites: map[string]*poolWrite{},
 	}
 }
 

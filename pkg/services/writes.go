@@ -125,7 +125,7 @@ func actionName(a owner.Action) string {
 func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 	st := &c.st
 	if st.alloc == nil {
-		st.alloc, _ = ipam.New(c.cfg.Pools, c.cfg.Exclusions...) // validated by New
+		st.alloc = c.newAllocator()
 		for _, s := range st.svcs {
 			s.allocated, s.seen = nil, ""
 		}
@@ -141,6 +141,7 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 			}
 			if err != nil {
 				c.log.Info("status addresses not restored; allocating again", "service", key(s), "addrs", addrs, "err", err)
+				c.withdrawn(s, addrs)
 				continue
 			}
 			restored++

@@ -70,8 +70,8 @@ const ConditionValid = "Valid"
 
 // Reasons of the Valid condition.
 const (
-	ReasonAccepted    = "Accepted"
-	ReasonInvalid     = "InvalidAddresses" // ipam refuses the pool on its own
-	ReasonOverlap     = "Overlaps"         // it overlaps an older valid pool
-	ReasonPlacement   = "PlacementNotSupported"
+	ReasonAccepted  = "Accepted"
+	ReasonInvalid   = "InvalidAddresses" // ipam refuses the pool on its own
+	ReasonOverlap   = "Overlaps"         // it overlaps an older valid pool
+	ReasonPlacement = "PlacementNotSupported"
 )
