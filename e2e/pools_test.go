@@ -1,14 +1,20 @@
 package e2e
 
 import (
+	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vipkeeper/vipkeeper/e2e/lab"
 )
 
 // crdFile is the AddressPool CRD as `vipkeeper manifest crds` prints it.
-const crdFile = manifestsDir + "/crds.yaml"
+const crdFile = lab.CRDFile
 
 // TestAddressPoolSchema applies the AddressPool CRD to the lab's real
 // kube-apiserver (which also proves its CEL rules within the cost budget:
@@ -57,4 +63,146 @@ func TestAddressPoolSchema(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Addresses of the pool-object scenarios: parts of the nodes' link that
+// no other lab address uses (lab.ServicePool4 is .128/26; nodes, client,
+// API server and VIP sit below .128).
+var (
+	poolA       = "192.0.2.128/26" // .129–.190
+	poolAShrunk = "192.0.2.144/28" // .145–.158: no longer holds .129
+	poolOver    = "192.0.2.160/27" // inside poolA: refused
+	poolManual  = "192.0.2.192/28" // .193–.206, autoAssign false
+)
+
+// waitPool waits until the allocator wrote the Valid condition want on
+// pool name, and returns the status.
+func waitPool(t *testing.T, l *lab.Lab, name, want string, timeout time.Duration) lab.PoolStatus {
+	t.Helper()
+	var st lab.PoolStatus
+	var err error
+	if !lab.WaitFor(timeout, func() bool {
+		st, err = l.GetPoolStatus(name)
+		return err == nil && st.Valid == want
+	}) {
+		t.Fatalf("pool %s: status %+v (%v); want Valid %s", name, st, err, want)
+	}
+	return st
+}
+
+// waitUnbound waits until addr is bound on no node.
+func waitUnbound(t *testing.T, l *lab.Lab, addr netip.Addr, timeout time.Duration) {
+	t.Helper()
+	var held []string
+	if !lab.WaitFor(timeout, func() bool {
+		h, err := l.HoldersOf(addr)
+		held = h
+		return err == nil && len(h) == 0
+	}) {
+		t.Fatalf("%s still bound on %v after %v", addr, held, timeout)
+	}
+}
+
+// waitIngressNot waits until the Service's ingress differs from old, and
+// returns it.
+func waitIngressNot(t *testing.T, l *lab.Lab, name string, old []netip.Addr, timeout time.Duration) []netip.Addr {
+	t.Helper()
+	var got []netip.Addr
+	if !lab.WaitFor(timeout, func() bool {
+		svc, err := l.GetService("", name)
+		if err != nil {
+			return false
+		}
+		got = lab.IngressAddrs(svc)
+		return !slices.Equal(got, old)
+	}) {
+		t.Fatalf("Service %s: ingress still %v after %v", name, old, timeout)
+	}
+	return got
+}
+
+// TestServicesPoolObjects: pools as AddressPool objects, changed live.
+// A pool created after the daemons started serves a Service at once; an
+// overlapping pool is reported not valid in its status; a manual pool
+// serves only the Service that names it; shrinking a pool withdraws the
+// address it no longer holds with a Warning Event and re-allocates the
+// Service; deleting a pool withdraws its addresses and clears the status.
+func TestServicesPoolObjects(t *testing.T) {
+	if !lab.DaemonHasFlag(t, "--services-pool-objects") {
+		t.Skip("vipkeeper run has no --services-pool-objects")
+	}
+	l := lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, PoolObjects: true})
+
+	// No pool yet: the Service waits with a Warning.
+	l.CreateService(lab.ServiceSpec{Name: "web"})
+	waitEvent(t, l, "web", lab.ReasonAllocationFailed, serviceUp)
+
+	if err := l.CreatePool(lab.Pool{Name: "a", Addresses: []string{poolA}}); err != nil {
+		t.Fatal(err)
+	}
+	web := checkIngress(t, l.WaitIngress("", "web", serviceUp), netip.MustParseAddr("192.0.2.129"))
+	owners := waitBoundOnce(t, l, []netip.Addr{web}, serviceUp)
+	if who := l.WaitServed(web, 10*time.Second); who != owners[web] {
+		t.Errorf("%s bound on %s, served by %q", web, owners[web], who)
+	}
+	st := waitPool(t, l, "a", "True", serviceUp)
+	t.Logf("pool a: %+v", st)
+	if len(st.Usage) != 1 || fmt.Sprint(st.Usage[0]["allocated"]) != "1" || st.Usage[0]["total"] != "62" {
+		// Usage-only changes are written at most every 10 s.
+		if !lab.WaitFor(15*time.Second, func() bool {
+			st, _ = l.GetPoolStatus("a")
+			return len(st.Usage) == 1 && fmt.Sprint(st.Usage[0]["allocated"]) == "1" && st.Usage[0]["total"] == "62"
+		}) {
+			t.Errorf("pool a usage %v; want IPv4 1 of 62", st.Usage)
+		}
+	}
+
+	// An overlapping pool: not valid, and it changes nothing.
+	if err := l.CreatePool(lab.Pool{Name: "over", Addresses: []string{poolOver}}); err != nil {
+		t.Fatal(err)
+	}
+	over := waitPool(t, l, "over", "False", 15*time.Second)
+	if over.Reason != "Overlaps" || !strings.Contains(over.Message, `pool "a"`) {
+		t.Errorf("pool over: %+v; want reason Overlaps naming pool a", over)
+	}
+
+	// A manual pool: only a Service that names it gets its addresses.
+	f := false
+	if err := l.CreatePool(lab.Pool{Name: "manual", Addresses: []string{poolManual}, AutoAssign: &f}); err != nil {
+		t.Fatal(err)
+	}
+	l.CreateService(lab.ServiceSpec{Name: "pick", Pool: "manual"})
+	l.CreateService(lab.ServiceSpec{Name: "plain"})
+	pick := checkIngress(t, l.WaitIngress("", "pick", serviceUp), netip.MustParseAddr("192.0.2.193"))
+	plain := checkIngress(t, l.WaitIngress("", "plain", serviceUp), netip.MustParseAddr("192.0.2.130"))
+	waitBoundOnce(t, l, []netip.Addr{pick, plain}, serviceUp)
+
+	// Shrink a: web's and plain's addresses leave every pool. Each gets a
+	// Warning and a new address; the old ones are unbound everywhere.
+	if err := l.SetPoolAddresses("a", []string{poolAShrunk}); err != nil {
+		t.Fatal(err)
+	}
+	ev := waitEvent(t, l, "web", "AddressWithdrawn", 15*time.Second)
+	if ev.Type != corev1.EventTypeWarning || !strings.Contains(ev.Message, web.String()) {
+		t.Errorf("web: %s %s: %q; want a Warning naming %s", ev.Type, ev.Reason, ev.Message, web)
+	}
+	moved := waitIngressNot(t, l, "web", []netip.Addr{web}, 15*time.Second)
+	t.Logf("web moved %s → %v: %s", web, moved, ev.Message)
+	if len(moved) != 1 || !netip.MustParsePrefix(poolAShrunk).Contains(moved[0]) {
+		t.Errorf("web after the shrink: %v; want one address of %s", moved, poolAShrunk)
+	}
+	waitUnbound(t, l, web, unbindBound)
+	waitBoundOnce(t, l, moved, serviceUp)
+
+	// Delete manual: pick names it, so it gets no other address; its
+	// status is cleared and its address unbound.
+	if err := l.DeletePool("manual"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, l, "pick", "AddressWithdrawn", 15*time.Second)
+	if got := waitIngressNot(t, l, "pick", []netip.Addr{pick}, 15*time.Second); len(got) != 0 {
+		t.Errorf("pick after its pool was deleted: ingress %v; want none", got)
+	}
+	waitUnbound(t, l, pick, unbindBound)
+	checkNotForbidden(t, l)
 }

@@ -51,6 +51,11 @@ type Options struct {
 	// the lease namespace). Empty: in the lease namespace. Only with
 	// Services.
 	ServicesNamespace string
+	// PoolObjects runs the daemons with --services-pool-objects instead
+	// of the flag pools: the AddressPool CRD is installed and the node
+	// group granted PoolRules. The test creates the pools. Only with
+	// Services.
+	PoolObjects bool
 
 	// Audit makes kube-apiserver write an audit log of the node group's
 	// requests, resource and non-resource alike: AuditEvents lists them,
@@ -245,6 +250,11 @@ func (l *Lab) up(ctx context.Context) error {
 	if l.opts.Services {
 		if err := grantServices(ctx, l.admin, l.opts.LeaseNamespace, l.ServicesNamespace()); err != nil {
 			return err
+		}
+		if l.opts.PoolObjects {
+			if err := l.enablePoolObjects(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	for i, role := range nodeRoles(l.opts.Nodes) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,37 +25,54 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // Dynamic returns a cluster-admin dynamic client.
 func (l *Lab) Dynamic() dynamic.Interface {
 	l.t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", l.adminKubeconfig)
-	if err != nil {
-		l.t.Fatalf("Dynamic: %v", err)
-	}
-	cfg.Dial = l.api.DialContext
-	cfg.Timeout = 10 * time.Second
-	c, err := dynamic.NewForConfig(cfg)
+	c, err := l.dynamic()
 	if err != nil {
 		l.t.Fatalf("Dynamic: %v", err)
 	}
 	return c
 }
 
-// InstallCRDs creates the CRDs of file (manifests/crds.yaml, `vipkeeper
-// manifest crds`) and waits until the API server serves them.
+func (l *Lab) dynamic() (dynamic.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", l.adminKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dial = l.api.DialContext
+	cfg.Timeout = 10 * time.Second
+	return dynamic.NewForConfig(cfg)
+}
+
+// CRDFile is the AddressPool CRD as `vipkeeper manifest crds` prints it,
+// relative to the e2e package (where `go test` runs).
+const CRDFile = "../manifests/crds.yaml"
+
+// InstallCRDs creates the CRDs of file (CRDFile) and waits until the API
+// server serves them.
 func (l *Lab) InstallCRDs(file string) {
 	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.installCRDs(ctx, file); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func (l *Lab) installCRDs(ctx context.Context, file string) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		l.t.Fatalf("%v (run `make manifests`)", err)
+		return fmt.Errorf("%w (run `make manifests`)", err)
 	}
 	var obj map[string]any
 	if err := yaml.Unmarshal(data, &obj); err != nil {
-		l.t.Fatalf("%s: %v", file, err)
+		return fmt.Errorf("%s: %w", file, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	dc := l.Dynamic()
+	dc, err := l.dynamic()
+	if err != nil {
+		return err
+	}
 	u := &unstructured.Unstructured{Object: obj}
-	if _, err := dc.Resource(crdGVR).Create(ctx, u, metav1.CreateOptions{FieldValidation: "Strict"}); err != nil {
-		l.t.Fatalf("create CRD %s: %v", u.GetName(), err)
+	if _, err := dc.Resource(crdGVR).Create(ctx, u, metav1.CreateOptions{FieldValidation: "Strict"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create CRD %s: %w", u.GetName(), err)
 	}
 	for {
 		got, err := dc.Resource(crdGVR).Get(ctx, u.GetName(), metav1.GetOptions{})
@@ -63,7 +81,7 @@ func (l *Lab) InstallCRDs(file string) {
 		}
 		select {
 		case <-ctx.Done():
-			l.t.Fatalf("CRD %s not established: %v", u.GetName(), err)
+			return fmt.Errorf("CRD %s not established: %v", u.GetName(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -71,14 +89,61 @@ func (l *Lab) InstallCRDs(file string) {
 	for {
 		_, err := dc.Resource(PoolGVR).List(ctx, metav1.ListOptions{})
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			l.t.Fatalf("AddressPools not served: %v", err)
+			return fmt.Errorf("AddressPools not served: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// PoolRules is what services mode needs for AddressPool objects
+// (--services-pool-objects): list and watch them, update their status. It
+// mirrors pkg/manifest.PoolRules.
+func PoolRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools/status"}, Verbs: []string{"update"}},
+	}
+}
+
+// poolsRBACName names the pool objects' ClusterRole and binding.
+const poolsRBACName = servicesRBACName + "-pools"
+
+// UsePoolObjects installs the CRD, grants the node group PoolRules and
+// makes every daemon started from now on take its pools from the
+// AddressPool objects (--services-pool-objects) instead of the lab's flag
+// pools. Options.PoolObjects does the same at start-up.
+func (l *Lab) UsePoolObjects() {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.enablePoolObjects(ctx); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func (l *Lab) enablePoolObjects(ctx context.Context) error {
+	if err := l.installCRDs(ctx, CRDFile); err != nil {
+		return err
+	}
+	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: NodeGroup}}
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: poolsRBACName}, Rules: PoolRules()}
+	if _, err := l.admin.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create clusterrole: %w", err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: poolsRBACName},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: poolsRBACName},
+		Subjects:   subjects,
+	}
+	if _, err := l.admin.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create clusterrolebinding: %w", err)
+	}
+	l.opts.PoolObjects = true
+	return nil
 }
 
 func established(u *unstructured.Unstructured) bool {

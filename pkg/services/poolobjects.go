@@ -206,3 +206,14 @@ func (c *Controller) withdrawn(s *corev1.Service, addrs []netip.Addr) {
 		}
 	}
 }
+
+// inPools keeps the addresses that are in a pool.
+func (c *Controller) inPools(addrs []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		if c.pools.InPool(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -170,6 +170,13 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 		}
 		if err != nil {
 			c.warn(s, err)
+			// An address that left every pool is no longer announced;
+			// the status must not keep offering it.
+			if kept := c.inPools(ingressAddrs(s)); len(kept) < len(ingressAddrs(s)) {
+				if !c.syncStatus(ctx, s, kept) {
+					continue // try again on the next pass
+				}
+			}
 			ss.seen = s.ResourceVersion
 			continue
 		}
