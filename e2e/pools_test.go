@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -204,5 +205,73 @@ func TestServicesPoolObjects(t *testing.T) {
 		t.Errorf("pick after its pool was deleted: ingress %v; want none", got)
 	}
 	waitUnbound(t, l, pick, unbindBound)
+	checkNotForbidden(t, l)
+}
+
+// TestServicesPoolMigration moves a running install from flag pools to
+// AddressPool objects holding the same addresses, one node at a time (a
+// rolling update of the DaemonSet): every Service keeps its address, and
+// no address is ever seen on two nodes. Old and new daemons run side by
+// side meanwhile; they agree because the objects hold what the flags did.
+func TestServicesPoolMigration(t *testing.T) {
+	if !lab.DaemonHasFlag(t, "--services-pool-objects") {
+		t.Skip("vipkeeper run has no --services-pool-objects")
+	}
+	l := startServicesLab(t)
+	names := []string{"m4", "m6", "dual"}
+	l.CreateService(lab.ServiceSpec{Name: "m4"})
+	l.CreateService(lab.ServiceSpec{Name: "m6", IPv6: true})
+	l.CreateService(lab.ServiceSpec{Name: "dual", DualStack: true})
+	before := map[string][]netip.Addr{}
+	var all []netip.Addr
+	for _, n := range names {
+		before[n] = lab.IngressAddrs(l.WaitIngress("", n, serviceUp))
+		all = append(all, before[n]...)
+	}
+	waitBoundOnce(t, l, all, serviceUp)
+	t.Logf("with flag pools: %v", before)
+
+	// The objects first, with the flag pools' names and addresses.
+	l.UsePoolObjects()
+	for _, p := range []lab.Pool{
+		{Name: "lab4", Addresses: []string{lab.ServicePool4.String()}},
+		{Name: "lab6", Addresses: []string{lab.ServicePool6.String()}},
+	} {
+		if err := l.CreatePool(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range l.Nodes() {
+		l.KillNode(i, syscall.SIGTERM)
+		if code := l.WaitNodeExit(i, 30*time.Second); code != 0 {
+			t.Fatalf("vipkeeper on %s exited %d on SIGTERM", l.NodeName(i), code)
+		}
+		l.StartNode(i) // now with --services-pool-objects
+		owners := waitBoundOnce(t, l, all, serviceUp)
+		t.Logf("%s restarted with pool objects: owners %v", l.NodeName(i), owners)
+	}
+	for _, n := range names {
+		svc, err := l.GetService("", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lab.IngressAddrs(svc); !slices.Equal(got, before[n]) {
+			t.Errorf("Service %s: ingress %v after the move; want %v (unchanged)", n, got, before[n])
+		}
+		if evs, err := l.ServiceEvents("", n); err == nil {
+			for _, ev := range evs {
+				t.Errorf("Service %s: Event %s %s: %s; want none", n, ev.Type, ev.Reason, ev.Message)
+			}
+		}
+	}
+	for _, p := range []string{"lab4", "lab6"} {
+		st := waitPool(t, l, p, "True", serviceUp)
+		t.Logf("pool %s: %+v", p, st)
+	}
+	for i := range l.Nodes() {
+		if !lab.WaitFor(serviceUp, func() bool { return len(l.GrepLog(i, 1, "address pools changed")) > 0 }) {
+			t.Errorf("%s: no \"address pools changed\" in its log: did it read the objects?", l.NodeName(i))
+		}
+	}
 	checkNotForbidden(t, l)
 }
