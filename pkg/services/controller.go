@@ -122,6 +122,9 @@ type Observer interface {
 	// SetPoolUsage reports the pools' usage while this node is the
 	// allocator, and nil once it is not.
 	SetPoolUsage([]ipam.PoolUsage)
+	// PoolsDiffer reports whether this node's flag pools differ from the
+	// allocator node's.
+	PoolsDiffer(bool)
 }
 
 // Controller serves LoadBalancer Services of our class: the allocator

@@ -263,6 +263,7 @@ func (c *Controller) apply(ctx context.Context, p plan) {
 		}
 	}
 	c.forget()
+	c.checkPools()
 	if c.deps.Observer != nil {
 		c.deps.Observer.ServiceVIPs(len(st.bound), p.claimed, p.addresses, st.alloc != nil)
 		var usage []ipam.PoolUsage

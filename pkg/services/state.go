@@ -37,9 +37,10 @@ type state struct {
 
 	// Pool objects: the objects changed since the last reloadPools; the
 	// verdicts of the last one; the allocator's status writes per pool.
-	poolsDirty bool
-	verdicts   map[string]pools.Verdict
-	poolWrites map[string]*poolWrite
+	poolsDirty  bool
+	poolsDiffer bool // this node's flag pools differ from the allocator's (checkPools)
+	verdicts    map[string]pools.Verdict
+	poolWrites  map[string]*poolWrite
 }
 
 func newState(rules tenure.Config, healthy bool) state {

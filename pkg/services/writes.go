@@ -31,6 +31,7 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 	}
 	self := c.cfg.Node
 	term := st.tenure.Term()
+	mark := poolsMark(c.cfg.PoolObjects, c.cfg.Pools)
 	c.log.Info("writing claim", "key", d.Key, "action", actionName(d.Action), "from", holderOf(cur), "to", d.To)
 	c.write(ctx, claimWritten{key: d.Key, err: context.Canceled}, func() event {
 		leases := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace)
@@ -46,7 +47,7 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 				ObjectMeta: metav1.ObjectMeta{
 					Name: ClaimLeaseName(d.Key), Namespace: c.cfg.Namespace,
 					Labels:      map[string]string{LabelRole: RoleClaim},
-					Annotations: map[string]string{AnnotationClaimKey: d.Key},
+					Annotations: claimAnnotations(d.Key, mark),
 				},
 				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(self), AcquireTime: &now, RenewTime: &now},
 			}, metav1.CreateOptions{})
@@ -54,6 +55,9 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 			to := self
 			if d.Action == owner.Handoff {
 				to = d.To
+			}
+			if d.Key == AllocatorKey && d.Action == owner.Take {
+				cur.Annotations = claimAnnotations(d.Key, mark)
 			}
 			cur.Spec.HolderIdentity = nil
 			if to != "" {
@@ -76,6 +80,16 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 		}
 		return res
 	})
+}
+
+// claimAnnotations are a claim's: its key and, on the allocator claim,
+// the holder's pools (AnnotationPools).
+func claimAnnotations(key, mark string) map[string]string {
+	a := map[string]string{AnnotationClaimKey: key}
+	if key == AllocatorKey {
+		a[AnnotationPools] = mark
+	}
+	return a
 }
 
 // write runs one API write in the background, at most Config.Writers at
