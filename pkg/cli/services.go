@@ -54,6 +54,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 	}, services.Deps{
 		Client:    conn.Services.Writes,
 		Informers: conn.Services.Informers,
+		Events:    conn.Events,
 		// Used only with --services-pool-objects.
 		PoolWrites:    conn.Services.PoolWrites,
 		PoolInformers: conn.Services.PoolInformers,

@@ -109,6 +109,10 @@ type Deps struct {
 	Binder            binder
 	Prober            prober
 	NodeLease         nodeLease
+	// Events, if not nil, sends the Events of announcer changes
+	// (announce.go), on connections and a rate limit apart from Client's
+	// so that they never delay a claim write; nil means Client.
+	Events kubernetes.Interface
 	// PoolWrites writes AddressPool statuses, PoolInformers lists and
 	// watches them; only with Config.PoolObjects.
 	PoolWrites, PoolInformers dynamic.Interface
@@ -155,6 +159,7 @@ type Controller struct {
 	slices    cache.Indexer
 	poolObjs  cache.Indexer // the AddressPools; nil without Config.PoolObjects
 	recorder  record.EventRecorder
+	announcer record.EventRecorder // announce.go: on Deps.Events
 	writeSlot chan struct{}
 	writes    *sync.WaitGroup // writes and probes in flight
 	sets      []*informerSet  // every informer set started; the loop's

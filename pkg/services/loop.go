@@ -94,6 +94,7 @@ type plan struct {
 	check        []string // nodes whose Lease to read at quorum before taking from them
 	allocate     bool     // run the allocator role
 	services     []*corev1.Service
+	byAddr       map[netip.Addr][]*corev1.Service // the Services of each address
 	// figures for the Observer
 	claimed, addresses int
 }
@@ -132,6 +133,7 @@ func (c *Controller) decide(now time.Time) plan {
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	p.addresses = len(addrs)
+	p.byAddr = byAddr
 
 	items := make([]owner.Item, 0, len(addrs)+1)
 	items = append(items, owner.Item{Key: AllocatorKey, Wanted: true, Claim: c.claimOf(AllocatorKey)})
@@ -220,6 +222,7 @@ func (c *Controller) decide(now time.Time) plan {
 // the probe and the allocator.
 func (c *Controller) apply(ctx context.Context, p plan) {
 	st := &c.st
+	st.byAddr = p.byAddr
 	for _, a := range p.reset {
 		if ks := st.keys[a.String()]; ks != nil {
 			ks.resetProbe()

@@ -35,6 +35,15 @@ func (c *Controller) Start(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.deps.Client.CoreV1().Events("")})
 	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
+	// The announcer Events (announce.go) on a client of their own.
+	events := c.deps.Events
+	if events == nil {
+		events = c.deps.Client
+	}
+	announcements := record.NewBroadcaster(record.WithContext(ctx))
+	defer announcements.Shutdown()
+	announcements.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
+	c.announcer = announcements.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
 	for _, x := range c.pools.Exclusions() {
 		c.log.Warn("pool address not handed out", "pool", x.Pool, "addrs", x.Prefix, "why", x.Why)
 	}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/services/owner"
 	"github.com/vipkeeper/vipkeeper/pkg/services/pools"
 	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
@@ -34,6 +36,10 @@ type state struct {
 	svcs  map[string]*svcState  // by Service key (namespace/name)
 
 	alloc *ipam.Allocator // the allocator role; nil unless this node holds it
+
+	// byAddr: the Services of ours holding each address, as of the last
+	// pass (announcerChanged names them).
+	byAddr map[netip.Addr][]*corev1.Service
 
 	// Pool objects: the objects changed since the last reloadPools; the
 	// verdicts of the last one; the allocator's status writes per pool.
@@ -271,6 +277,10 @@ func (e leaseEvent) apply(c *Controller) {
 type claimWritten struct {
 	key     string
 	term    uint64                // our node Lease term when the write was sent
+	action  owner.Action          // Take, Handoff or Delete
+	from    string                // the holder the write replaced
+	to      string                // for a Handoff: the new holder
+	created bool                  // the claim did not exist: a new address
 	self    bool                  // the write names us
 	lease   *coordinationv1.Lease // nil after a delete or an error
 	deleted bool
@@ -289,6 +299,9 @@ func (e claimWritten) apply(c *Controller) {
 	case e.deleted:
 		ks.claim = nil
 	case e.lease != nil:
+		if !e.refreshed {
+			c.announcerChanged(e)
+		}
 		if e.self && !e.refreshed {
 			ks.confirmed = e.term
 			if ks.yielded {

@@ -32,10 +32,14 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 	self := c.cfg.Node
 	term := st.tenure.Term()
 	mark := poolsMark(c.cfg.PoolObjects, c.cfg.Pools)
+	pool := ""
+	if a, err := netip.ParseAddr(d.Key); err == nil {
+		pool = c.pools.PoolOf(a)
+	}
 	c.log.Info("writing claim", "key", d.Key, "action", actionName(d.Action), "from", holderOf(cur), "to", d.To)
 	c.write(ctx, claimWritten{key: d.Key, err: context.Canceled}, func() event {
 		leases := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace)
-		res := claimWritten{key: d.Key, term: term, self: d.Action == owner.Take}
+		res := claimWritten{key: d.Key, term: term, self: d.Action == owner.Take, action: d.Action, from: holderOf(cur), created: cur == nil, to: d.To}
 		now := metav1.NowMicro()
 		switch {
 		case d.Action == owner.Delete:
@@ -47,7 +51,7 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 				ObjectMeta: metav1.ObjectMeta{
 					Name: ClaimLeaseName(d.Key), Namespace: c.cfg.Namespace,
 					Labels:      map[string]string{LabelRole: RoleClaim},
-					Annotations: claimAnnotations(d.Key, mark),
+					Annotations: claimAnnotations(d.Key, mark, pool),
 				},
 				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(self), AcquireTime: &now, RenewTime: &now},
 			}, metav1.CreateOptions{})
@@ -56,14 +60,20 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 			if d.Action == owner.Handoff {
 				to = d.To
 			}
-			if d.Key == AllocatorKey && d.Action == owner.Take {
-				cur.Annotations = claimAnnotations(d.Key, mark)
+			if d.Action == owner.Take {
+				cur.Annotations = claimAnnotations(d.Key, mark, pool)
+			}
+			if holderOf(cur) != to || cur.Spec.AcquireTime == nil {
+				// acquireTime is when the holder took it: "since" in
+				// `vipkeeper status --services`. A holder writing its
+				// own claim again (a restart, a new term) keeps it.
+				cur.Spec.AcquireTime = &now
 			}
 			cur.Spec.HolderIdentity = nil
 			if to != "" {
 				cur.Spec.HolderIdentity = ptr.To(to)
 			}
-			cur.Spec.AcquireTime, cur.Spec.RenewTime = &now, &now
+			cur.Spec.RenewTime = &now
 			cur.Spec.LeaseTransitions = ptr.To(ptr.Deref(cur.Spec.LeaseTransitions, 0) + 1)
 			res.lease, res.err = leases.Update(ctx, cur, metav1.UpdateOptions{})
 		}
@@ -82,12 +92,16 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 	})
 }
 
-// claimAnnotations are a claim's: its key and, on the allocator claim,
-// the holder's pools (AnnotationPools).
-func claimAnnotations(key, mark string) map[string]string {
+// claimAnnotations are a claim's: its key; on the allocator claim the
+// holder's pools (AnnotationPools); on an address's claim its pool
+// (AnnotationPool) when the holder took it.
+func claimAnnotations(key, mark, pool string) map[string]string {
 	a := map[string]string{AnnotationClaimKey: key}
 	if key == AllocatorKey {
 		a[AnnotationPools] = mark
+	}
+	if pool != "" {
+		a[AnnotationPool] = pool
 	}
 	return a
 }
