@@ -275,3 +275,61 @@ func TestServicesPoolMigration(t *testing.T) {
 	}
 	checkNotForbidden(t, l)
 }
+
+// TestServicesWhoAnnounces: after the node announcing an address crashes,
+// the Service's AnnouncerChanged Event and `vipkeeper status --services`
+// both name the survivor that took it over, and neither names the dead
+// node as its announcer.
+func TestServicesWhoAnnounces(t *testing.T) {
+	l := startServicesLab(t)
+	names := []string{"who-0", "who-1", "who-2", "who-3"}
+	var addrs []netip.Addr
+	svcOf := map[netip.Addr]string{}
+	for _, n := range names {
+		l.CreateService(lab.ServiceSpec{Name: n})
+	}
+	for _, n := range names {
+		a := checkIngress(t, l.WaitIngress("", n, serviceUp), netip.Addr{})
+		addrs = append(addrs, a)
+		svcOf[a] = n
+	}
+	before := waitBoundOnce(t, l, addrs, serviceUp)
+	addr := addrs[0]
+	victim := before[addr]
+	vi := l.NodeIndex(victim)
+	t.Logf("owners %v; killing %s, which announces %s (%s)", before, victim, addr, svcOf[addr])
+	l.KillNode(vi, syscall.SIGKILL)
+	l.WaitNodeExit(vi, 5*time.Second)
+	l.LinkDown(vi)
+
+	var survivor string
+	if !lab.WaitFor(crashBound+10*time.Second, func() bool {
+		claims, err := l.Leases(lab.RoleClaim)
+		survivor = claims[lab.ClaimLeaseName(addr)]
+		return err == nil && survivor != "" && survivor != victim
+	}) {
+		t.Fatalf("the claim of %s still names %q", addr, survivor)
+	}
+	ev := waitEvent(t, l, svcOf[addr], "AnnouncerChanged", 30*time.Second)
+	t.Logf("%s: %s %s from %s: %s", svcOf[addr], ev.Type, ev.Reason, ev.Source.Host, ev.Message)
+	if ev.Type != corev1.EventTypeNormal || ev.Source.Host != survivor ||
+		!strings.Contains(ev.Message, "announced by node "+survivor) || !strings.Contains(ev.Message, "taken over from "+victim) {
+		t.Errorf("Event %s from %s: %q; want Normal from %s, taken over from %s", ev.Type, ev.Source.Host, ev.Message, survivor, victim)
+	}
+
+	out, err := l.VipkeeperCLI("status", "--services", "--services-namespace", l.ServicesNamespace())
+	if err != nil {
+		t.Fatalf("vipkeeper status --services: %v\n%s", err, out)
+	}
+	t.Logf("vipkeeper status --services:\n%s", out)
+	line := ""
+	for _, ln := range strings.Split(out, "\n") {
+		if f := strings.Fields(ln); len(f) > 0 && f[0] == addr.String() {
+			line = ln
+		}
+	}
+	f := strings.Fields(line)
+	if len(f) < 5 || f[1] != survivor || f[2] != "lab4" || f[len(f)-1] != "default/"+svcOf[addr] {
+		t.Errorf("status line of %s: %q; want node %s, pool lab4, Service default/%s", addr, line, survivor, svcOf[addr])
+	}
+}

@@ -259,3 +259,9 @@ func (l *Lab) GetPoolStatus(name string) (PoolStatus, error) {
 	}
 	return st, nil
 }
+
+// VipkeeperCLI runs `vipkeeper ARGS --kubeconfig <admin>` from the
+// client's namespace (an operator's machine) and returns its output.
+func (l *Lab) VipkeeperCLI(args ...string) (string, error) {
+	return l.client.Exec(l.vipkeeperBin, append(args, "--kubeconfig", l.adminKubeconfig)...)
+}
