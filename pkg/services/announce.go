@@ -18,8 +18,9 @@ import (
 //   - the history is a Normal Event ReasonAnnouncerChanged on each Service
 //     of the address, sent by the node whose claim write moved it: the
 //     new owner on a takeover, the old one on a handoff. One Event per
-//     Service per move, none for a new address (its status says it) or a
-//     claim written again by its holder. They go through the Events
+//     Service per move, none for a new address (its status says it), a
+//     claim written again by its holder, or a released claim taken (a
+//     restart releases its node's claims and takes them back). They go through the Events
 //     client (Deps.Events), whose connections and rate limit are not the
 //     claim writes': after a crash a survivor takes ~170 addresses at
 //     once, and their Events must never hold up the takeovers.
@@ -43,7 +44,10 @@ func (c *Controller) announcerChanged(e claimWritten) {
 	case e.action == owner.Take && e.from == c.cfg.Node:
 		return // written again by its holder
 	case e.action == owner.Take && e.from == "":
-		msg = fmt.Sprintf("%s is announced by node %s (it was announced by nobody)", addr, c.cfg.Node)
+		// A released claim taken: most often its own holder's, released
+		// at a restart and taken back; an Event each would cost S writes
+		// per restart and say nothing. The claim says who holds it.
+		return
 	case e.action == owner.Take:
 		msg = fmt.Sprintf("%s is announced by node %s (taken over from %s)", addr, c.cfg.Node, e.from)
 	case e.action == owner.Handoff && e.to != "":

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,6 +65,42 @@ func TestAnnouncerChangedEvent(t *testing.T) {
 		}
 		if l.Annotations[AnnotationPool] != "lab" || l.Spec.AcquireTime == nil {
 			t.Errorf("claim annotations %v, acquireTime %v; want pool lab and a time", l.Annotations, l.Spec.AcquireTime)
+		}
+	})
+}
+
+// TestRestartNoEvent: a restarted node takes its addresses back; that
+// is no move between nodes, and sends no Event (one per address per
+// restart would say nothing and cost a write each).
+func TestRestartNoEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newClient()
+		ctx := context.Background()
+		n := startNode(t, c, "n1", false)
+		if _, err := c.CoreV1().Services("default").Create(ctx, lbService("a"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		settle(soon)
+		before, err := c.CoordinationV1().Leases(ns).Get(ctx, ClaimLeaseName(addrA), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.stop()
+		settle(100 * time.Millisecond)
+		n = startNode(t, c, "n1", false)
+		settle(soon)
+		after, err := c.CoordinationV1().Leases(ns).Get(ctx, ClaimLeaseName(addrA), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.ResourceVersion == before.ResourceVersion || !bound(n, addrA) {
+			t.Fatalf("the restarted node did not take %s back (bound %v); the test proves nothing", addrA, n.binder.get())
+		}
+		evs, _ := c.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		for _, e := range evs.Items {
+			if e.Reason == ReasonAnnouncerChanged {
+				t.Errorf("Event after a restart: %s", e.Message)
+			}
 		}
 	})
 }

@@ -66,7 +66,8 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 			if holderOf(cur) != to || cur.Spec.AcquireTime == nil {
 				// acquireTime is when the holder took it: "since" in
 				// `vipkeeper status --services`. A holder writing its
-				// own claim again (a restart, a new term) keeps it.
+				// own claim again (rule 4: a new term of its node
+				// Lease) keeps it.
 				cur.Spec.AcquireTime = &now
 			}
 			cur.Spec.HolderIdentity = nil
