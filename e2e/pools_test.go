@@ -132,7 +132,7 @@ func TestServicesPoolObjects(t *testing.T) {
 	if !lab.DaemonHasFlag(t, "--services-pool-objects") {
 		t.Skip("vipkeeper run has no --services-pool-objects")
 	}
-	l := lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, PoolObjects: true})
+	l := lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, PoolObjects: true, Audit: true})
 
 	// No pool yet: the Service waits with a Warning.
 	l.CreateService(lab.ServiceSpec{Name: "web"})
@@ -206,6 +206,43 @@ func TestServicesPoolObjects(t *testing.T) {
 	}
 	waitUnbound(t, l, pick, unbindBound)
 	checkNotForbidden(t, l)
+	checkPoolRequests(t, l)
+}
+
+// checkPoolRequests: what the daemons sent about AddressPools is exactly
+// lab.PoolRules (pkg/manifest.PoolRules) — list, watch, update of the
+// status — every verb of it used, and nothing refused.
+func checkPoolRequests(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	used := map[string]int{}
+	for _, e := range l.AuditEvents(0) {
+		if e.APIGroup != "vipkeeper.io" || !strings.HasPrefix(e.User, "vipkeeper:") {
+			continue
+		}
+		used[e.Verb+" "+e.Resource]++
+		if e.Code >= 400 && e.Code != 409 { // a conflict is a compare-and-swap losing
+			t.Errorf("refused: %s %s %s: %d", e.Verb, e.Resource, e.Name, e.Code)
+		}
+	}
+	t.Logf("AddressPool requests by the daemons: %v", used)
+	granted := map[string]bool{}
+	for _, r := range lab.PoolRules() {
+		for _, res := range r.Resources {
+			for _, v := range r.Verbs {
+				granted[v+" "+res] = true
+			}
+		}
+	}
+	for k := range used {
+		if !granted[k] {
+			t.Errorf("%s was sent but is not in the pool RBAC", k)
+		}
+	}
+	for k := range granted {
+		if used[k] == 0 {
+			t.Errorf("%s is granted but was never sent: least privilege says drop it", k)
+		}
+	}
 }
 
 // TestServicesPoolMigration moves a running install from flag pools to
