@@ -209,14 +209,15 @@ func TestServicesPoolObjects(t *testing.T) {
 	checkPoolRequests(t, l)
 }
 
-// checkPoolRequests: what the daemons sent about AddressPools is exactly
-// lab.PoolRules (pkg/manifest.PoolRules) — list, watch, update of the
-// status — every verb of it used, and nothing refused.
+// checkPoolRequests: what the daemons sent about AddressPools and Nodes is
+// exactly lab.PoolRules (pkg/manifest.PoolRules) — list, watch, update of
+// the status; list and watch Nodes — every verb of it used, and nothing
+// refused.
 func checkPoolRequests(t *testing.T, l *lab.Lab) {
 	t.Helper()
 	used := map[string]int{}
 	for _, e := range l.AuditEvents(0) {
-		if e.APIGroup != "vipkeeper.io" || !strings.HasPrefix(e.User, "vipkeeper:") {
+		if e.APIGroup != "vipkeeper.io" && e.Resource != "nodes" || !strings.HasPrefix(e.User, "vipkeeper:") {
 			continue
 		}
 		used[e.Verb+" "+e.Resource]++
@@ -224,7 +225,7 @@ func checkPoolRequests(t *testing.T, l *lab.Lab) {
 			t.Errorf("refused: %s %s %s: %d", e.Verb, e.Resource, e.Name, e.Code)
 		}
 	}
-	t.Logf("AddressPool requests by the daemons: %v", used)
+	t.Logf("AddressPool and Node requests by the daemons: %v", used)
 	granted := map[string]bool{}
 	for _, r := range lab.PoolRules() {
 		for _, res := range r.Resources {
@@ -369,4 +370,58 @@ func TestServicesWhoAnnounces(t *testing.T) {
 	if len(f) < 5 || f[1] != survivor || f[2] != "lab4" || f[len(f)-1] != "default/"+svcOf[addr] {
 		t.Errorf("status line of %s: %q; want node %s, pool lab4, Service default/%s", addr, line, survivor, svcOf[addr])
 	}
+}
+
+// TestServicesPoolPlacement: a pool's nodeSelector puts its addresses on
+// a node whose Node labels match; relabelling so that the announcer no
+// longer matches moves the address to a node that does, never on two
+// nodes at once. The lab has no kubelet: the test creates the Nodes.
+func TestServicesPoolPlacement(t *testing.T) {
+	if !lab.DaemonHasFlag(t, "--services-pool-objects") {
+		t.Skip("vipkeeper run has no --services-pool-objects")
+	}
+	l := lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, PoolObjects: true})
+	const seg = "vipkeeper.io/segment"
+	set := func(labels map[string]string) {
+		t.Helper()
+		for node, v := range labels {
+			if err := l.SetNodeLabels(node, map[string]string{seg: v}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	set(map[string]string{l.NodeName(0): "a", l.NodeName(1): "b", l.NodeName(2): "a"})
+	if err := l.CreatePool(lab.Pool{Name: "seg-b", Addresses: []string{poolManual},
+		Extra: map[string]any{"nodeSelector": map[string]any{"matchLabels": map[string]any{seg: "b"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitPool(t, l, "seg-b", "True", serviceUp)
+	var addrs []netip.Addr
+	for i := range 3 {
+		name := fmt.Sprintf("placed-%d", i)
+		l.CreateService(lab.ServiceSpec{Name: name})
+		want := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", 193+i)) // the lowest free, in order
+		addrs = append(addrs, checkIngress(t, l.WaitIngress("", name, serviceUp), want))
+	}
+	owners := waitBoundOnce(t, l, addrs, serviceUp)
+	for a, n := range owners {
+		if n != l.NodeName(1) {
+			t.Errorf("%s bound on %s; want %s, the only node labelled %s=b", a, n, l.NodeName(1), seg)
+		}
+	}
+
+	// Move the label: n2 leaves segment b, n3 joins it.
+	set(map[string]string{l.NodeName(1): "a", l.NodeName(2): "b"})
+	tr := traceHolders(t, l, addrs[0], 15*time.Second, func(h []string) bool { return slices.Equal(h, []string{l.NodeName(2)}) })
+	t.Logf("%s after relabelling: %s", addrs[0], tr)
+	if !tr.reached || tr.overlaps > 0 {
+		t.Errorf("%s: reached %v, samples on two nodes %d; want it on %s alone, never on two", addrs[0], tr.reached, tr.overlaps, l.NodeName(2))
+	}
+	owners = waitBoundOnce(t, l, addrs, serviceUp)
+	for a, n := range owners {
+		if n != l.NodeName(2) {
+			t.Errorf("%s bound on %s after relabelling; want %s", a, n, l.NodeName(2))
+		}
+	}
+	checkNotForbidden(t, l)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,12 +101,13 @@ func (l *Lab) installCRDs(ctx context.Context, file string) error {
 }
 
 // PoolRules is what services mode needs for AddressPool objects
-// (--services-pool-objects): list and watch them, update their status. It
-// mirrors pkg/manifest.PoolRules.
+// (--services-pool-objects): list and watch them, update their status,
+// list and watch Nodes (nodeSelector). It mirrors pkg/manifest.PoolRules.
 func PoolRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools/status"}, Verbs: []string{"update"}},
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
 	}
 }
 
@@ -264,4 +266,23 @@ func (l *Lab) GetPoolStatus(name string) (PoolStatus, error) {
 // client's namespace (an operator's machine) and returns its output.
 func (l *Lab) VipkeeperCLI(args ...string) (string, error) {
 	return l.client.Exec(l.vipkeeperBin, append(args, "--kubeconfig", l.adminKubeconfig)...)
+}
+
+// SetNodeLabels creates the Node object name with labels, or replaces its
+// labels: the lab has no kubelet to create Nodes.
+func (l *Lab) SetNodeLabels(name string, labels map[string]string) error {
+	ctx, cancel := apiCtx()
+	defer cancel()
+	nodes := l.admin.CoreV1().Nodes()
+	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	n.Labels = labels
+	_, err = nodes.Update(ctx, n, metav1.UpdateOptions{})
+	return err
 }

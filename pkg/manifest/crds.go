@@ -103,7 +103,7 @@ spec:
 								description: False serves only Services that name the pool (annotation vipkeeper.io/address-pool) or one of its addresses.
 							nodeSelector:
 								type: object
-								description: Reserved for placement per pool; this version refuses a pool that sets it (status condition Valid False).
+								description: Only nodes whose Node labels match announce the pool's addresses (with externalTrafficPolicy Local, those of them with a ready endpoint).
 								properties:
 									matchLabels:
 										type: object

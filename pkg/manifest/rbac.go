@@ -72,6 +72,10 @@ const PoolsName = ServicesName + "-pools"
 // (ClusterRole vipkeeper-services-pools, only with --services-pool-objects;
 // pkg/services/pools):
 //   - list and watch them: every node derives the pools from them;
+//   - list and watch Nodes: a pool's nodeSelector matches their labels,
+//     and every node must see every node's labels to decide alike. A
+//     Node's spec and status are read too (RBAC cannot take fields
+//     apart); nothing is written;
 //   - update their status: the allocator node writes the Valid condition
 //     and the usage. RBAC cannot say "only the allocator": every node may
 //     become the allocator, so every node may write every pool's status.
@@ -86,6 +90,7 @@ func PoolRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{pools.Group}, Resources: []string{pools.Resource}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{pools.Group}, Resources: []string{pools.Resource + "/status"}, Verbs: []string{"update"}},
+		{APIGroups: []string{corev1.GroupName}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
 	}
 }
 
@@ -187,7 +192,8 @@ func rbac(cfg *config.Config, o Options) ([]byte, error) {
 				})
 			head = append(head,
 				"ClusterRole "+PoolsName+" (--services-pool-objects): list and watch AddressPools, update their",
-				"status (the allocator node's Valid condition and usage); never their spec.")
+				"status (the allocator node's Valid condition and usage), never their spec; list and watch Nodes",
+				"(a pool's nodeSelector matches their labels).")
 		}
 		objs = append(objs, role(metav1.ObjectMeta{Name: ServicesName, Namespace: svcNS, Labels: labels}, ServiceLeaseRules(), subjects)...)
 		head = append(head,

@@ -159,6 +159,7 @@ func TestRules(t *testing.T) {
 		{"PoolRules", manifest.PoolRules(), []rbacv1.PolicyRule{
 			{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools"}, Verbs: []string{"list", "watch"}},
 			{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools/status"}, Verbs: []string{"update"}},
+			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
 		}},
 	} {
 		if diff := cmp.Diff(tt.want, tt.got); diff != "" {

@@ -11,6 +11,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -150,6 +151,9 @@ type Controller struct {
 	// change when the objects do (reloadPools, on the loop).
 	pools     *ipam.Allocator
 	poolSpecs []ipam.PoolSpec
+	// poolSelectors: the node selectors of the pools that have one
+	// (placement.go).
+	poolSelectors map[string]labels.Selector
 	// transform runs on every object the informers store (trim); tests
 	// whose fake API shares objects between watchers copy first.
 	transform func(any) (any, error)
@@ -158,6 +162,7 @@ type Controller struct {
 	services  cache.Indexer
 	slices    cache.Indexer
 	poolObjs  cache.Indexer // the AddressPools; nil without Config.PoolObjects
+	nodes     cache.Indexer // the Nodes, names and labels; nil without Config.PoolObjects
 	recorder  record.EventRecorder
 	announcer record.EventRecorder // announce.go: on Deps.Events
 	writeSlot chan struct{}

@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 	"github.com/vipkeeper/vipkeeper/pkg/services/owner"
@@ -138,10 +139,17 @@ func (c *Controller) decide(now time.Time) plan {
 	items := make([]owner.Item, 0, len(addrs)+1)
 	items = append(items, owner.Item{Key: AllocatorKey, Wanted: true, Claim: c.claimOf(AllocatorKey)})
 	wanted := map[string]bool{AllocatorKey: true}
+	var nodeLabels map[string]labels.Set // read once per pass, if a pool needs them
 	for _, a := range addrs {
 		key := a.String()
 		wanted[key] = true
 		restricted, eligible := c.eligible(byAddr[a])
+		if sel := c.selectorOf(a); sel != nil {
+			if nodeLabels == nil {
+				nodeLabels = c.nodeLabels()
+			}
+			restricted, eligible = true, selectNodes(sel, nodeLabels, restricted, eligible)
+		}
 		items = append(items, owner.Item{Key: key, Wanted: true, Restricted: restricted, Eligible: eligible, Claim: c.claimOf(key)})
 	}
 	for key, ks := range st.keys {

@@ -81,6 +81,7 @@ func (c *Controller) reloadPools() {
 	st.poolsDirty = false
 	compiled := pools.Compile(c.poolObjects(), c.cfg.Exclusions...)
 	st.verdicts = compiled.Verdicts
+	c.poolSelectors = compiled.Selectors
 	if slices.EqualFunc(compiled.Specs, c.poolSpecs, samePoolSpec) {
 		return
 	}

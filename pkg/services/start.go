@@ -61,7 +61,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.services, c.slices, c.poolObjs = set.services, set.slices, set.pools
+	c.services, c.slices, c.poolObjs, c.nodes = set.services, set.slices, set.pools, set.nodes
 	c.st.poolsDirty = c.cfg.PoolObjects
 
 	// Wait for the first lists however long the API server is away:
@@ -109,7 +109,7 @@ func (c *Controller) Start(ctx context.Context) error {
 // old" would otherwise leave the caches stale for that long.
 type informerSet struct {
 	services, slices cache.Indexer
-	pools            cache.Indexer // nil without pool objects
+	pools, nodes     cache.Indexer // nil without pool objects
 	synced           []cache.InformerSynced
 	cancel           context.CancelFunc
 	done             sync.WaitGroup
@@ -166,6 +166,18 @@ func (c *Controller) startInformers(parent context.Context) (*informerSet, error
 			DeleteFunc: func(any) { c.send(poolsChanged{}) },
 		})
 		set.pools = poolInf.GetIndexer()
+		nodeInf := c.informer(&corev1.Node{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Nodes().List(ctx, o)
+		}, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return core.Nodes().Watch(ctx, o)
+		})
+		infs = append(infs, nodeInf)
+		handlers = append(handlers, cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { c.poke() },
+			UpdateFunc: c.nodeChanged,
+			DeleteFunc: func(any) { c.poke() },
+		})
+		set.nodes = nodeInf.GetIndexer()
 	}
 	for i, h := range handlers {
 		if _, err := infs[i].AddEventHandler(h); err != nil {
@@ -221,7 +233,7 @@ func (e informersSynced) apply(c *Controller) {
 		st.relist = true
 		return
 	}
-	c.services, c.slices, c.poolObjs = e.set.services, e.set.slices, e.set.pools
+	c.services, c.slices, c.poolObjs, c.nodes = e.set.services, e.set.slices, e.set.pools, e.set.nodes
 	st.poolsDirty = c.cfg.PoolObjects
 	for _, old := range c.sets {
 		if old != e.set {
@@ -276,6 +288,10 @@ func trim(o any) (any, error) {
 		for i := range sp.Ports {
 			sp.Ports[i] = corev1.ServicePort{Protocol: sp.Ports[i].Protocol, Port: sp.Ports[i].Port}
 		}
+	case *corev1.Node:
+		// Placement reads the name and the labels only.
+		*x = corev1.Node{TypeMeta: x.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+			Name: x.Name, Labels: x.Labels, ResourceVersion: x.ResourceVersion, UID: x.UID}}
 	case *discoveryv1.EndpointSlice:
 		trimMeta(&x.ObjectMeta, func(string) bool { return false })
 		x.Ports = nil

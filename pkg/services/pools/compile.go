@@ -3,7 +3,11 @@ package pools
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
@@ -21,6 +25,9 @@ type Compiled struct {
 	Specs []ipam.PoolSpec
 	// Verdicts by object name, for every object not being deleted.
 	Verdicts map[string]Verdict
+	// Selectors are the node selectors of the valid pools that have one:
+	// only nodes whose Node labels match announce their addresses.
+	Selectors map[string]labels.Selector
 }
 
 // Compile applies the ipam rules to the pool objects: each pool on its own
@@ -31,7 +38,7 @@ type Compiled struct {
 // addresses leave the pools at once. The answer depends on the objects
 // only, so every node that sees the same objects derives the same pools.
 func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
-	out := Compiled{Verdicts: map[string]Verdict{}}
+	out := Compiled{Verdicts: map[string]Verdict{}, Selectors: map[string]labels.Selector{}}
 	live := make([]*AddressPool, 0, len(objs))
 	for _, o := range objs {
 		if o.DeletionTimestamp == nil {
@@ -46,8 +53,16 @@ func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
 		spec := SpecOf(o)
 		if placed(o) {
 			out.Verdicts[o.Name] = Verdict{Reason: ReasonPlacement,
-				Message: "nodeSelector, interface and preferredNodes are not supported by this vipkeeper version; remove them to use the pool"}
+				Message: "interface and preferredNodes are not supported by this vipkeeper version; remove them to use the pool"}
 			continue
+		}
+		var sel labels.Selector
+		if o.Spec.NodeSelector != nil {
+			var err error
+			if sel, err = metav1.LabelSelectorAsSelector(o.Spec.NodeSelector); err != nil {
+				out.Verdicts[o.Name] = Verdict{Reason: ReasonInvalid, Message: fmt.Sprintf("pool %q: nodeSelector: %v", o.Name, err)}
+				continue
+			}
 		}
 		if _, err := ipam.New([]ipam.PoolSpec{spec}, excl...); err != nil {
 			out.Verdicts[o.Name] = Verdict{Reason: ReasonInvalid, Message: trimErr(err)}
@@ -58,6 +73,9 @@ func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
 			continue
 		}
 		accepted = append(accepted, spec)
+		if sel != nil {
+			out.Selectors[o.Name] = sel
+		}
 		out.Verdicts[o.Name] = Verdict{Valid: true, Reason: ReasonAccepted, Message: "the pool serves addresses"}
 	}
 	slices.SortFunc(accepted, func(a, b ipam.PoolSpec) int { return cmp.Compare(a.Name, b.Name) })
@@ -75,9 +93,10 @@ func SpecOf(o *AddressPool) ipam.PoolSpec {
 	}
 }
 
-// placed reports whether the pool sets a placement field.
+// placed reports whether the pool sets a placement field this version
+// does not act on yet.
 func placed(o *AddressPool) bool {
-	return o.Spec.NodeSelector != nil || o.Spec.Interface != "" || len(o.Spec.PreferredNodes) > 0
+	return o.Spec.Interface != "" || len(o.Spec.PreferredNodes) > 0
 }
 
 // trimErr drops the sentinel's text that ipam appends ("…: invalid

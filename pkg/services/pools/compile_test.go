@@ -51,8 +51,16 @@ func TestCompile(t *testing.T) {
 		{"host bits", []*AddressPool{obj("x", 0, "203.0.113.130/25")}, nil, map[string]string{"x": ReasonInvalid}},
 		{"name too long for a label", []*AddressPool{obj("a234567890123456789012345678901234567890123456789012345678901234", 0, "203.0.113.128/25")}, nil,
 			map[string]string{"a234567890123456789012345678901234567890123456789012345678901234": ReasonInvalid}},
-		{"placement is not supported yet", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.Interface = "eth1" })},
+		{"interface is not supported yet", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.Interface = "eth1" })},
 			nil, map[string]string{"p": ReasonPlacement}},
+		{"preferredNodes are not supported yet", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.PreferredNodes = []string{"n1"} })},
+			nil, map[string]string{"p": ReasonPlacement}},
+		{"a node selector is", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) {
+			o.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"vipkeeper.io/segment": "b"}}
+		})}, []string{"p"}, map[string]string{"p": ReasonAccepted}},
+		{"a bad node selector is not", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) {
+			o.Spec.NodeSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "In"}}}
+		})}, nil, map[string]string{"p": ReasonInvalid}},
 	}
 	for _, tc := range tests {
 		for _, reverse := range []bool{false, true} {
@@ -127,5 +135,14 @@ func TestStatusFor(t *testing.T) {
 	bad := StatusFor(o, Verdict{Reason: ReasonOverlap, Message: "overlaps"}, usage, t1)
 	if SameStatus(st, bad) || bad.Usage != nil || !bad.Conditions[0].LastTransitionTime.Equal(&t1) {
 		t.Errorf("turned invalid: %+v; want a new transition and no usage", bad)
+	}
+}
+
+func TestCompileSelectors(t *testing.T) {
+	p := obj("p", 0, "203.0.113.128/26")
+	p.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"vipkeeper.io/segment": "b"}}
+	got := Compile([]*AddressPool{p, obj("q", 1, "203.0.113.192/26")})
+	if len(got.Selectors) != 1 || got.Selectors["p"].String() != "vipkeeper.io/segment=b" {
+		t.Errorf("selectors %v; want p's only", got.Selectors)
 	}
 }
