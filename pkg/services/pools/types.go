@@ -36,10 +36,11 @@ type Spec struct {
 	// AutoAssign (default true): the pool serves Services that ask for
 	// no pool. False: only those that name it or one of its addresses.
 	AutoAssign *bool `json:"autoAssign,omitempty"`
-	// Placement: where the pool's addresses are announced. Defined in
-	// the schema, not yet acted on: a pool that sets any of them is
-	// refused as not valid (docs/services.md), so that no install comes
-	// to rely on a placement the daemon ignores.
+	// Placement: where the pool's addresses are announced. NodeSelector
+	// limits the nodes to those whose Node labels match. Interface and
+	// PreferredNodes are defined in the schema, not yet acted on: a pool
+	// that sets either is refused as not valid (docs/services.md), so that
+	// no install comes to rely on a placement the daemon ignores.
 	NodeSelector   *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 	Interface      string                `json:"interface,omitempty"`
 	PreferredNodes []string              `json:"preferredNodes,omitempty"`
