@@ -74,6 +74,7 @@ var (
 	poolAShrunk = "192.0.2.144/28" // .145–.158: no longer holds .129
 	poolOver    = "192.0.2.160/27" // inside poolA: refused
 	poolManual  = "192.0.2.192/28" // .193–.206, autoAssign false
+	poolPref    = "192.0.2.208/28" // .209–.222
 )
 
 // waitPool waits until the allocator wrote the Valid condition want on
@@ -423,5 +424,33 @@ func TestServicesPoolPlacement(t *testing.T) {
 			t.Errorf("%s bound on %s after relabelling; want %s", a, n, l.NodeName(2))
 		}
 	}
+
+	// preferredNodes: the address goes to the preferred node, fails over
+	// to another when it stops, and stays there when it comes back.
+	pref := l.NodeName(0)
+	if err := l.CreatePool(lab.Pool{Name: "pref", Addresses: []string{poolPref},
+		Extra: map[string]any{"preferredNodes": []any{pref}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitPool(t, l, "pref", "True", serviceUp)
+	l.CreateService(lab.ServiceSpec{Name: "preferred", Pool: "pref"})
+	pa := checkIngress(t, l.WaitIngress("", "preferred", serviceUp), netip.MustParseAddr("192.0.2.209"))
+	if got := waitBoundOnce(t, l, []netip.Addr{pa}, serviceUp)[pa]; got != pref {
+		t.Errorf("%s bound on %s; want the preferred node %s", pa, got, pref)
+	}
+	l.KillNode(0, syscall.SIGTERM)
+	if code := l.WaitNodeExit(0, 30*time.Second); code != 0 {
+		t.Fatalf("vipkeeper on %s exited %d on SIGTERM", pref, code)
+	}
+	other := waitBoundOnce(t, l, []netip.Addr{pa}, serviceUp)[pa]
+	if other == pref {
+		t.Fatalf("%s still on %s after it stopped", pa, pref)
+	}
+	l.StartNode(0)
+	if !lab.WaitFor(serviceUp, func() bool { return len(l.GrepLog(0, 1, "node Lease held")) > 0 }) {
+		t.Fatalf("%s did not take its node Lease again", pref)
+	}
+	watchUnchanged(t, l, []netip.Addr{pa}, map[netip.Addr]string{pa: other}, settle)
+	t.Logf("%s: on %s (preferred), on %s after it stopped, still on %s after it came back", pa, pref, other, other)
 	checkNotForbidden(t, l)
 }

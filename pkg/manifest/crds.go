@@ -131,7 +131,7 @@ spec:
 								pattern: '^[^/\s:]+$'
 							preferredNodes:
 								type: array
-								description: Reserved for placement per pool; this version refuses a pool that sets it.
+								description: Nodes that win the choice of announcer among the eligible ones while one of them is live; an address does not move back when one returns.
 								maxItems: 32
 								x-kubernetes-list-type: set
 								items: {type: string, maxLength: 253}

@@ -154,6 +154,7 @@ type Controller struct {
 	// poolSelectors: the node selectors of the pools that have one
 	// (placement.go).
 	poolSelectors map[string]labels.Selector
+	poolPreferred map[string][]string // the preferred nodes of the pools that name some
 	// transform runs on every object the informers store (trim); tests
 	// whose fake API shares objects between watchers copy first.
 	transform func(any) (any, error)

@@ -144,13 +144,15 @@ func (c *Controller) decide(now time.Time) plan {
 		key := a.String()
 		wanted[key] = true
 		restricted, eligible := c.eligible(byAddr[a])
-		if sel := c.selectorOf(a); sel != nil {
+		sel, preferred := c.placementOf(a)
+		if sel != nil {
 			if nodeLabels == nil {
 				nodeLabels = c.nodeLabels()
 			}
 			restricted, eligible = true, selectNodes(sel, nodeLabels, restricted, eligible)
 		}
-		items = append(items, owner.Item{Key: key, Wanted: true, Restricted: restricted, Eligible: eligible, Claim: c.claimOf(key)})
+		items = append(items, owner.Item{Key: key, Wanted: true, Restricted: restricted, Eligible: eligible,
+			Preferred: preferred, Claim: c.claimOf(key)})
 	}
 	for key, ks := range st.keys {
 		if ks.claim != nil && !wanted[key] {

@@ -9,7 +9,8 @@ import (
 )
 
 // Placement per pool: an AddressPool's nodeSelector limits which nodes
-// announce its addresses to those whose Node labels match. Every node
+// announce its addresses to those whose Node labels match, and its
+// preferredNodes win the choice among those (owner.Item.Preferred). Every node
 // watches the Nodes (trimmed to their names and labels), as it watches
 // the EndpointSlices for externalTrafficPolicy Local: the labels come
 // from the API server, so every node decides on the same view, and the
@@ -65,10 +66,12 @@ func (c *Controller) nodeChanged(old, cur any) {
 	c.poke()
 }
 
-// selectorOf is the node selector of a's pool, or nil.
-func (c *Controller) selectorOf(a netip.Addr) labels.Selector {
-	if len(c.poolSelectors) == 0 {
-		return nil // no pool limits its nodes: skip the lookup
+// placementOf is the node selector (nil if none) and the preferred nodes
+// of a's pool.
+func (c *Controller) placementOf(a netip.Addr) (labels.Selector, []string) {
+	if len(c.poolSelectors) == 0 && len(c.poolPreferred) == 0 {
+		return nil, nil // no pool places its addresses: skip the lookup
 	}
-	return c.poolSelectors[c.pools.PoolOf(a)]
+	pool := c.pools.PoolOf(a)
+	return c.poolSelectors[pool], c.poolPreferred[pool]
 }

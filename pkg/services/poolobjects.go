@@ -81,7 +81,7 @@ func (c *Controller) reloadPools() {
 	st.poolsDirty = false
 	compiled := pools.Compile(c.poolObjects(), c.cfg.Exclusions...)
 	st.verdicts = compiled.Verdicts
-	c.poolSelectors = compiled.Selectors
+	c.poolSelectors, c.poolPreferred = compiled.Selectors, compiled.Preferred
 	if slices.EqualFunc(compiled.Specs, c.poolSpecs, samePoolSpec) {
 		return
 	}

@@ -28,6 +28,9 @@ type Compiled struct {
 	// Selectors are the node selectors of the valid pools that have one:
 	// only nodes whose Node labels match announce their addresses.
 	Selectors map[string]labels.Selector
+	// Preferred are the preferred nodes of the valid pools that name
+	// some (owner.Item.Preferred).
+	Preferred map[string][]string
 }
 
 // Compile applies the ipam rules to the pool objects: each pool on its own
@@ -38,7 +41,7 @@ type Compiled struct {
 // addresses leave the pools at once. The answer depends on the objects
 // only, so every node that sees the same objects derives the same pools.
 func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
-	out := Compiled{Verdicts: map[string]Verdict{}, Selectors: map[string]labels.Selector{}}
+	out := Compiled{Verdicts: map[string]Verdict{}, Selectors: map[string]labels.Selector{}, Preferred: map[string][]string{}}
 	live := make([]*AddressPool, 0, len(objs))
 	for _, o := range objs {
 		if o.DeletionTimestamp == nil {
@@ -53,7 +56,7 @@ func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
 		spec := SpecOf(o)
 		if placed(o) {
 			out.Verdicts[o.Name] = Verdict{Reason: ReasonPlacement,
-				Message: "interface and preferredNodes are not supported by this vipkeeper version; remove them to use the pool"}
+				Message: "interface is not supported by this vipkeeper version; remove it to use the pool"}
 			continue
 		}
 		var sel labels.Selector
@@ -76,6 +79,9 @@ func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
 		if sel != nil {
 			out.Selectors[o.Name] = sel
 		}
+		if len(o.Spec.PreferredNodes) > 0 {
+			out.Preferred[o.Name] = slices.Clone(o.Spec.PreferredNodes)
+		}
 		out.Verdicts[o.Name] = Verdict{Valid: true, Reason: ReasonAccepted, Message: "the pool serves addresses"}
 	}
 	slices.SortFunc(accepted, func(a, b ipam.PoolSpec) int { return cmp.Compare(a.Name, b.Name) })
@@ -96,7 +102,7 @@ func SpecOf(o *AddressPool) ipam.PoolSpec {
 // placed reports whether the pool sets a placement field this version
 // does not act on yet.
 func placed(o *AddressPool) bool {
-	return o.Spec.Interface != "" || len(o.Spec.PreferredNodes) > 0
+	return o.Spec.Interface != ""
 }
 
 // trimErr drops the sentinel's text that ipam appends ("…: invalid

@@ -53,8 +53,8 @@ func TestCompile(t *testing.T) {
 			map[string]string{"a234567890123456789012345678901234567890123456789012345678901234": ReasonInvalid}},
 		{"interface is not supported yet", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.Interface = "eth1" })},
 			nil, map[string]string{"p": ReasonPlacement}},
-		{"preferredNodes are not supported yet", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.PreferredNodes = []string{"n1"} })},
-			nil, map[string]string{"p": ReasonPlacement}},
+		{"preferredNodes are", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.PreferredNodes = []string{"n1"} })},
+			[]string{"p"}, map[string]string{"p": ReasonAccepted}},
 		{"a node selector is", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) {
 			o.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"vipkeeper.io/segment": "b"}}
 		})}, []string{"p"}, map[string]string{"p": ReasonAccepted}},
@@ -144,5 +144,10 @@ func TestCompileSelectors(t *testing.T) {
 	got := Compile([]*AddressPool{p, obj("q", 1, "203.0.113.192/26")})
 	if len(got.Selectors) != 1 || got.Selectors["p"].String() != "vipkeeper.io/segment=b" {
 		t.Errorf("selectors %v; want p's only", got.Selectors)
+	}
+	p.Spec.PreferredNodes = []string{"n2", "n1"}
+	got = Compile([]*AddressPool{p, obj("q", 1, "203.0.113.192/26")})
+	if diff := cmp.Diff(map[string][]string{"p": {"n2", "n1"}}, got.Preferred); diff != "" {
+		t.Errorf("preferred (-want +got):\n%s", diff)
 	}
 }
