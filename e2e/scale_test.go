@@ -40,6 +40,10 @@ const (
 	envScale         = "VIPKEEPER_SCALE"          // "1" runs TestScale
 	envScaleServices = "VIPKEEPER_SCALE_SERVICES" // N for TestScale; default 1000
 	envScaleOut      = "VIPKEEPER_SCALE_OUT"      // directory for scale*.json and .md; default .artifacts
+	// envScalePoolObjects "1" runs the daemons with
+	// --services-pool-objects, the pool an AddressPool object: the same
+	// figures with the pools watched.
+	envScalePoolObjects = "VIPKEEPER_SCALE_POOL_OBJECTS"
 )
 
 // The targets (docs/bench-scale.md). Each is asserted; every figure is
@@ -260,7 +264,14 @@ func runScale(t *testing.T, cfg scaleConfig) {
 	defer r.write()
 
 	r.phase = "start"
-	r.l = lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, ServicePools: []string{pool}, Audit: true})
+	objects := os.Getenv(envScalePoolObjects) == "1"
+	r.l = lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, ServicePools: []string{pool}, Audit: true, PoolObjects: objects})
+	if objects {
+		s.Pools = []string{"AddressPool scale6: " + lab.ServicePool6.String()}
+		if err := r.l.CreatePool(lab.Pool{Name: "scale6", Addresses: []string{lab.ServicePool6.String()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r.fast = r.l.AdminClient(scaleCreateQPS, scaleCreateBurst)
 	r.waitReady()
 

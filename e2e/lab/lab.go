@@ -52,6 +52,11 @@ type Options struct {
 	// the lease namespace). Empty: in the lease namespace. Only with
 	// Services.
 	ServicesNamespace string
+	// PoolObjects runs the daemons with --services-pool-objects instead
+	// of the flag pools: the AddressPool CRD is installed and the node
+	// group granted PoolRules. The test creates the pools. Only with
+	// Services.
+	PoolObjects bool
 
 	// HA runs a kube-apiserver in every node namespace (ha.go), all on
 	// the one etcd, instead of one in the API namespace: the kubeconfigs
@@ -258,6 +263,11 @@ func (l *Lab) up(ctx context.Context) error {
 	if !l.opts.HA {
 		if err := l.startAPIServer(ctx); err != nil {
 			return err
+		}
+		if l.opts.PoolObjects {
+			if err := l.enablePoolObjects(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	for i, role := range nodeRoles(l.opts.Nodes) {

@@ -113,8 +113,13 @@ func (l *Lab) daemonArgs(i int) []string {
 	}
 	if l.opts.Services {
 		args = append(args, "--services")
+		if l.opts.PoolObjects {
+			args = append(args, "--services-pool-objects")
+		}
 		for _, p := range l.opts.ServicePools {
-			args = append(args, "--services-pool", p)
+			if !l.opts.PoolObjects {
+				args = append(args, "--services-pool", p)
+			}
 		}
 		if l.opts.ServicesDefaultClass {
 			args = append(args, "--services-default-class")

@@ -24,6 +24,8 @@ const (
 	LBClass = "vipkeeper.io/lb"
 	// AnnotationLoadBalancerIPs requests addresses (comma list).
 	AnnotationLoadBalancerIPs = "vipkeeper.io/loadBalancerIPs"
+	// AnnotationAddressPool asks for one pool.
+	AnnotationAddressPool = "vipkeeper.io/address-pool"
 	// RoleLabel marks vipkeeper's Leases: RoleNode or RoleClaim.
 	RoleLabel = "vipkeeper.io/role"
 	RoleNode  = "node"
@@ -58,6 +60,8 @@ type ServiceSpec struct {
 	IPv6 bool
 	// DualStack makes it RequireDualStack, IPv4 first.
 	DualStack bool
+	// Pool goes into the AnnotationAddressPool annotation.
+	Pool string
 }
 
 // NewService builds the Service s describes: type LoadBalancer, one TCP
@@ -93,6 +97,12 @@ func NewService(s ServiceSpec) *corev1.Service {
 			ips[i] = a.String()
 		}
 		svc.Annotations = map[string]string{AnnotationLoadBalancerIPs: strings.Join(ips, ",")}
+	}
+	if s.Pool != "" {
+		if svc.Annotations == nil {
+			svc.Annotations = map[string]string{}
+		}
+		svc.Annotations[AnnotationAddressPool] = s.Pool
 	}
 	if s.IPv6 {
 		svc.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}

@@ -22,6 +22,8 @@ Prints a ready-to-use file for KIND, built from the flags ` + "`vipkeeper run`" 
                (with --services, also what services mode needs; see below)
   systemd      vipkeeper.service for a host without kubelet (needs --kubeconfig)
   config       /etc/vipkeeper/config.yaml for that unit
+  crds         the AddressPool CustomResourceDefinition (--services-pool-objects;
+               Kubernetes 1.31 or later); takes no flags
 
 Services mode: give rbac and daemonset the same flags, --services and its
 --services-pool among them, and for a new install --services-namespace
@@ -55,6 +57,14 @@ func manifestCommand(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "vipkeeper manifest: %v\n", err)
 		return exitUsage
+	}
+	if kind == manifest.CRDs {
+		// The CRDs depend on no run flag.
+		if _, err := stdout.Write(manifest.CRDFile(manifest.Options{Command: "vipkeeper manifest crds"})); err != nil {
+			fmt.Fprintf(stderr, "vipkeeper manifest: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	image, runArgs, err := splitImage(args[1:])
 	if err != nil {

@@ -39,6 +39,7 @@ var examples = []struct {
 	{"rbac.yaml", []string{"manifest", "rbac", "--vip", "192.0.2.100", "--interface", "eth0"}},
 	{"rbac-services.yaml", append([]string{"manifest", "rbac", "--vip", "192.0.2.100", "--interface", "eth0"}, exampleServices...)},
 	{"vipkeeper.service", []string{"manifest", "systemd", "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--vip", "192.0.2.100", "--interface", "eth0"}},
+	{"crds.yaml", []string{"manifest", "crds"}},
 	{"config.yaml", []string{"manifest", "config", "--kubeconfig", "/etc/vipkeeper/kubeconfig", "--vip", "192.0.2.100", "--interface", "eth0"}},
 }
 

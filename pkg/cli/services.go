@@ -42,7 +42,8 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		Namespace:     cfg.ServicesLeaseNamespace(),
 		DefaultClass:  cfg.ServicesDefaultClass,
 		Pools:         cfg.ServicePools,
-		Exclusions:    ipam.HostExclusions(cfg.Interface, own),
+		PoolObjects:   cfg.ServicePoolObjects,
+		Exclusions:    append(ipam.HostExclusions(cfg.Interface, own), vipExclusions(cfg.VIPs)...),
 		LeaseDuration: cfg.LeaseDuration,
 		RenewDeadline: cfg.RenewDeadline,
 		RetryPeriod:   cfg.RetryPeriod,
@@ -56,10 +57,14 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 	}, services.Deps{
 		Client:    conn.Services.Writes,
 		Informers: conn.Services.Informers,
-		Binder:    to.keeper,
-		Prober:    serviceProber{grd},
-		NodeLease: nodeLease,
-		Observer:  obs,
+		Events:    conn.Events,
+		// Used only with --services-pool-objects.
+		PoolWrites:    conn.Services.PoolWrites,
+		PoolInformers: conn.Services.PoolInformers,
+		Binder:        to.keeper,
+		Prober:        serviceProber{grd},
+		NodeLease:     nodeLease,
+		Observer:      obs,
 	}, to.services, log)
 	if err != nil {
 		return nil, nil, &config.Error{Source: cfg.Source("services-pool"), Err: err}
@@ -78,4 +83,15 @@ func (p serviceProber) Probe(ctx context.Context, addrs []netip.Addr, wait time.
 		answered[i] = c.Addr
 	}
 	return answered, err
+}
+
+// vipExclusions keep the control-plane VIPs out of the pools. Flag pools
+// that hold one are refused at start-up (pkg/config); an AddressPool that
+// does is only known later, and must not hand the VIP to a Service.
+func vipExclusions(vips []netip.Addr) []ipam.Exclusion {
+	var out []ipam.Exclusion
+	for _, v := range vips {
+		out = append(out, ipam.Exclusion{Prefix: netip.PrefixFrom(v, v.BitLen()), Why: "the control-plane VIP (--vip)"})
+	}
+	return out
 }

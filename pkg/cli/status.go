@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -30,6 +32,9 @@ const statusTimeout = 10 * time.Second
 // statusArgs are the parsed flags of `vipkeeper status`.
 type statusArgs struct {
 	kubeconfig, leaseName, leaseNamespace, nodeName, output string
+	// services lists services mode's addresses (status_services.go).
+	services          bool
+	servicesNamespace string
 }
 
 // statusDeps are what `vipkeeper status` reads besides its flags;
@@ -38,10 +43,13 @@ type statusDeps struct {
 	lookupEnv func(string) (string, bool)
 	hostname  func() (string, error)
 	leases    func(kubeconfig string) (coordinationv1client.LeasesGetter, error)
-	now       func() time.Time
+	// services lists Services for --services; nil: the SERVICES column
+	// stays empty.
+	services func(kubeconfig string) (corev1client.ServicesGetter, error)
+	now      func() time.Time
 }
 
-var realStatusDeps = statusDeps{lookupEnv: os.LookupEnv, hostname: os.Hostname, leases: leaseClient, now: time.Now}
+var realStatusDeps = statusDeps{lookupEnv: os.LookupEnv, hostname: os.Hostname, leases: leaseClient, services: serviceClient, now: time.Now}
 
 // statusFlags defines the flags. Defaults come from the daemon's own
 // environment variables (VIPKEEPER_LEASE_NAME, …), then from the daemon's
@@ -63,6 +71,8 @@ func statusFlags(a *statusArgs, d statusDeps) *pflag.FlagSet {
 	fs.StringVar(&a.leaseNamespace, "lease-namespace", def("lease-namespace"), "namespace of the Lease")
 	fs.StringVar(&a.nodeName, "node-name", def("node-name"), "this node's identity in the Lease (default: the hostname)")
 	fs.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	fs.BoolVar(&a.services, "services", false, "list services mode's addresses instead: address, the node that announces it, its pool, since when, and its Services")
+	fs.StringVar(&a.servicesNamespace, "services-namespace", def("services-namespace"), "namespace of services mode's Leases (default: --lease-namespace)")
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	return fs
@@ -79,7 +89,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer, d s
 	fs := statusFlags(&a, d)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintln(stdout, "Usage: vipkeeper status [flags]\n\nPrints who holds the Lease, for how long, how many times it changed hands,\nhow long ago it was renewed, and whether the holder is this node.\n\nFlags:")
+			fmt.Fprintln(stdout, "Usage: vipkeeper status [flags]\n\nPrints who holds the Lease, for how long, how many times it changed hands,\nhow long ago it was renewed, and whether the holder is this node.\nWith --services: every LoadBalancer Service address, the node that announces\nit, its pool, since when, and the Services that hold it.\n\nFlags:")
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
 			return exitOK
@@ -98,6 +108,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer, d s
 	}
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
+	if a.services {
+		return runServicesStatus(ctx, a, leases, stdout, stderr, d)
+	}
 	lease, err := leases.Leases(a.leaseNamespace).Get(ctx, a.leaseName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		fmt.Fprintf(stderr, "vipkeeper status: Lease %s/%s does not exist: no vipkeeper has campaigned for it yet, or --lease-name/--lease-namespace differ from the daemon's\n",
@@ -135,6 +148,11 @@ func (a *statusArgs) validate(rest []string, d statusDeps) error {
 	if err := config.CheckNamespace(a.leaseNamespace); err != nil {
 		return fmt.Errorf("--lease-namespace: %w", err)
 	}
+	if a.servicesNamespace != "" {
+		if err := config.CheckNamespace(a.servicesNamespace); err != nil {
+			return fmt.Errorf("--services-namespace: %w", err)
+		}
+	}
 	if a.nodeName == "" {
 		h, err := d.hostname()
 		if err != nil {
@@ -148,6 +166,23 @@ func (a *statusArgs) validate(rest []string, d statusDeps) error {
 // leaseClient builds a Lease client: from the kubeconfig given, else by
 // kubectl's rules ($KUBECONFIG, ~/.kube/config), else in-cluster.
 func leaseClient(kubeconfig string) (coordinationv1client.LeasesGetter, error) {
+	cs, err := commandClient(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return cs.CoordinationV1(), nil
+}
+
+// serviceClient is leaseClient for Services.
+func serviceClient(kubeconfig string) (corev1client.ServicesGetter, error) {
+	cs, err := commandClient(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return cs.CoreV1(), nil
+}
+
+func commandClient(kubeconfig string) (kubernetes.Interface, error) {
 	var c *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -159,11 +194,7 @@ func leaseClient(kubeconfig string) (coordinationv1client.LeasesGetter, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kube.CommandClient(c, statusTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return cs.CoordinationV1(), nil
+	return kube.CommandClient(c, statusTimeout)
 }
 
 // leaseStatus is one Lease as `vipkeeper status` shows it. Times are the

@@ -50,6 +50,9 @@ type Config struct {
 	// ServicePools are the address pools, in configuration order; validated
 	// together (ipam.New) and never holding a VIP. Empty unless Services.
 	ServicePools []ipam.PoolSpec
+	// ServicePoolObjects reads the pools from the AddressPool objects
+	// instead of ServicePools (which is then empty), live.
+	ServicePoolObjects bool
 	// ServicesQPS and ServicesBurst rate-limit the Services API client,
 	// which is separate from the Lease client.
 	ServicesQPS   float32

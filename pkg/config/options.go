@@ -119,6 +119,8 @@ var options = []option{
 	{name: "services-pool", typ: "pool", list: true, envList: "one value in which each `pool=` starts the next pool",
 		usage: "address pool for LoadBalancer Services, pool=NAME;addresses=ITEM[,ITEM…][;namespaces=NS[,NS…]], an item a CIDR or FIRST-LAST (repeatable; tried in this order; needs --services; docs/services.md)",
 		apply: applyServicePools},
+	{name: "services-pool-objects", typ: "bool", flag: true, def: "false", usage: "take the address pools from the cluster's AddressPool objects (vipkeeper.io/v1alpha1; `vipkeeper manifest crds`), watched and applied live, instead of --services-pool; the two cannot be mixed (needs --services; docs/services.md)",
+		apply: boolInto(func(c *Config) *bool { return &c.ServicePoolObjects })},
 	{name: "services-qps", typ: "number", def: "100", usage: "steady request rate (per second) of the Services API client, separate from the Lease client so that a burst of status and claim writes never delays a renewal",
 		apply: float32Into(func(c *Config) *float32 { return &c.ServicesQPS })},
 	{name: "services-burst", typ: "int", def: "300", usage: "request burst of the Services API client",

@@ -62,12 +62,23 @@ func (c *Config) validateServices() error {
 		if c.ServicesDefaultClass {
 			return bad("services-default-class", "needs --services")
 		}
+		if c.ServicePoolObjects {
+			return bad("services-pool-objects", "needs --services")
+		}
 		if c.ServicesNamespace != "" {
 			return bad("services-namespace", "needs --services")
 		}
 	} else {
 		if errs := validation.IsDNS1123Label(c.ServicesLeaseNamespace()); len(errs) > 0 {
 			return bad("services-namespace", "%q is not a valid namespace: %s", c.ServicesNamespace, errs[0])
+		}
+		if c.ServicePoolObjects {
+			if len(c.ServicePools) > 0 {
+				// Two sources of pools would let one node's pools differ
+				// from another's: which addresses exist must be one answer.
+				return relation([]string{"services-pool", "services-pool-objects"}, "flag pools and AddressPool objects cannot be mixed: give one or the other")
+			}
+			return nil
 		}
 		if len(c.ServicePools) == 0 {
 			return bad("services-pool", "--services needs at least one pool, e.g. pool=default;addresses=192.0.2.0/28")

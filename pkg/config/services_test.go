@@ -120,6 +120,8 @@ func TestLoadServicesErrors(t *testing.T) {
 		{"pool without services", append(pool("pool=blue;addresses=203.0.113.0/28"), minimal...), nil, nil, "--services-pool", "needs --services", false},
 		{"pool without services, env", minimal, map[string]string{"VIPKEEPER_SERVICES_POOL": "pool=blue;addresses=203.0.113.0/28"}, nil, "VIPKEEPER_SERVICES_POOL", "needs --services", false},
 		{"default class without services", append([]string{"--services-default-class"}, minimal...), nil, nil, "--services-default-class", "needs --services", false},
+		{"pool objects without services", append([]string{"--services-pool-objects"}, minimal...), nil, nil, "--services-pool-objects", "needs --services", false},
+		{"pool objects and flag pools", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-pool-objects")...), nil, nil, "--services-pool", "cannot be mixed", false},
 		{"services namespace without services", append([]string{"--services-namespace", "vipkeeper-system"}, minimal...), nil, nil, "--services-namespace", "needs --services", false},
 		{"services namespace invalid", withServices(append(pool("pool=blue;addresses=203.0.113.0/28"), "--services-namespace", "Vipkeeper_System")...), nil, nil, "--services-namespace", "not a valid namespace", false},
 		{"pool syntax", withServices(pool("blue;addresses=203.0.113.0/28")...), nil, nil, "--services-pool", "not KEY=VALUE", true},
@@ -245,5 +247,17 @@ func TestServicesLeaseNamespace(t *testing.T) {
 		if got := c.ServicesLeaseNamespace(); got != tt.want {
 			t.Errorf("%v: ServicesLeaseNamespace() = %q, want %q", tt.args, got, tt.want)
 		}
+	}
+}
+
+// TestLoadServicePoolObjects: with pool objects, --services needs no flag
+// pool.
+func TestLoadServicePoolObjects(t *testing.T) {
+	c, err := Load(sources([]string{"--interface", "eth0", "--services", "--services-pool-objects"}, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.ServicePoolObjects || len(c.ServicePools) != 0 {
+		t.Errorf("ServicePoolObjects %v, ServicePools %v; want true and none", c.ServicePoolObjects, c.ServicePools)
 	}
 }

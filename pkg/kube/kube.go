@@ -22,6 +22,7 @@ import (
 	"time"
 
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -148,6 +149,9 @@ type ServicesClients struct {
 	// Informers serves the informers' lists and watches: no request
 	// timeout, since a watch is long.
 	Informers kubernetes.Interface
+	// PoolWrites and PoolInformers are the same two for the AddressPool
+	// objects (pkg/services/pools), which have no typed client.
+	PoolWrites, PoolInformers dynamic.Interface
 }
 
 // Lease client limits. A leader writes once per retry period and a
@@ -209,15 +213,47 @@ func userAgent(node string) string {
 }
 
 func (c *Conn) buildServices(base *rest.Config, timeout time.Duration, qps float32, burst int, ua string) (*ServicesClients, error) {
-	w, err := c.build(base, timeout, flowcontrol.NewTokenBucketRateLimiter(qps, burst), ua+" services")
+	// The pool clients share the limiters of their typed twins: the
+	// --services-qps budget covers both.
+	writes := flowcontrol.NewTokenBucketRateLimiter(qps, burst)
+	reads := flowcontrol.NewTokenBucketRateLimiter(qps, burst)
+	w, err := c.build(base, timeout, writes, ua+" services")
 	if err != nil {
 		return nil, fmt.Errorf("services client: %w", err)
 	}
-	i, err := c.build(base, 0, flowcontrol.NewTokenBucketRateLimiter(qps, burst), ua+" services-informers")
+	i, err := c.build(base, 0, reads, ua+" services-informers")
 	if err != nil {
 		return nil, fmt.Errorf("services informer client: %w", err)
 	}
-	return &ServicesClients{Writes: w, Informers: i}, nil
+	pw, err := c.buildDynamic(base, timeout, writes, ua+" services-pools")
+	if err != nil {
+		return nil, fmt.Errorf("services pool client: %w", err)
+	}
+	pi, err := c.buildDynamic(base, 0, reads, ua+" services-pool-informers")
+	if err != nil {
+		return nil, fmt.Errorf("services pool informer client: %w", err)
+	}
+	return &ServicesClients{Writes: w, Informers: i, PoolWrites: pw, PoolInformers: pi}, nil
+}
+
+// buildDynamic is build for a dynamic client. It sends nothing until
+// used: without --services-pool-objects its connections are never opened.
+func (c *Conn) buildDynamic(base *rest.Config, timeout time.Duration, rl flowcontrol.RateLimiter, ua string) (dynamic.Interface, error) {
+	cfg := rest.CopyConfig(base)
+	cfg.Timeout = timeout
+	cfg.RateLimiter = rl
+	cfg.UserAgent = ua
+	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := dynamic.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	c.https = append(c.https, hc)
+	return dc, nil
 }
 
 // build makes one client on a transport of its own and remembers it for

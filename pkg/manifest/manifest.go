@@ -18,10 +18,11 @@ const (
 	RBAC      Kind = "rbac"       // ServiceAccount, Role and RoleBinding
 	Systemd   Kind = "systemd"    // vipkeeper.service
 	Config    Kind = "config"     // /etc/vipkeeper/config.yaml for the unit
+	CRDs      Kind = "crds"       // the AddressPool CustomResourceDefinition
 )
 
 // Kinds lists every kind, in the order the usage text shows them.
-func Kinds() []Kind { return []Kind{StaticPod, DaemonSet, RBAC, Systemd, Config} }
+func Kinds() []Kind { return []Kind{StaticPod, DaemonSet, RBAC, Systemd, Config, CRDs} }
 
 // ParseKind returns the kind named s, or an error listing the kinds.
 func ParseKind(s string) (Kind, error) {
@@ -86,6 +87,8 @@ func Generate(kind Kind, cfg *config.Config, o Options) ([]byte, error) {
 		return unit(cfg, o)
 	case Config:
 		return configFile(cfg, o)
+	case CRDs:
+		return CRDFile(o), nil
 	}
 	return nil, fmt.Errorf("unknown kind %q (want one of %s)", kind, kindList())
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
+	"github.com/vipkeeper/vipkeeper/pkg/services/pools"
 )
 
 // Rules is everything vipkeeper does with the API, all of it in the lease
@@ -60,6 +61,36 @@ func ServicesRules() []rbacv1.PolicyRule {
 		{APIGroups: []string{corev1.GroupName}, Resources: []string{"services/status"}, Verbs: []string{"patch"}},
 		{APIGroups: []string{discoveryv1.GroupName}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{corev1.GroupName}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+}
+
+// PoolsName names the ClusterRole and ClusterRoleBinding of the pool
+// objects (--services-pool-objects).
+const PoolsName = ServicesName + "-pools"
+
+// PoolRules is what services mode does with the AddressPool objects
+// (ClusterRole vipkeeper-services-pools, only with --services-pool-objects;
+// pkg/services/pools):
+//   - list and watch them: every node derives the pools from them;
+//   - list and watch Nodes: a pool's nodeSelector matches their labels,
+//     and every node must see every node's labels to decide alike. A
+//     Node's spec and status are read too (RBAC cannot take fields
+//     apart); nothing is written;
+//   - update their status: the allocator node writes the Valid condition
+//     and the usage. RBAC cannot say "only the allocator": every node may
+//     become the allocator, so every node may write every pool's status.
+//     A status is a report; no node reads a pool's status to decide
+//     anything, so a forged one misleads a reader but moves no address.
+//
+// No get, and never the spec: pools are the operator's. The objects are
+// cluster-scoped (addresses are a cluster-wide resource, and a pool names
+// the namespaces that may use it), so this is a ClusterRole over this one
+// resource.
+func PoolRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{pools.Group}, Resources: []string{pools.Resource}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{pools.Group}, Resources: []string{pools.Resource + "/status"}, Verbs: []string{"update"}},
+		{APIGroups: []string{corev1.GroupName}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
 	}
 }
 
@@ -145,6 +176,25 @@ func rbac(cfg *config.Config, o Options) ([]byte, error) {
 				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ServicesName},
 				Subjects:   subjects,
 			})
+		if cfg.ServicePoolObjects {
+			poolMeta := metav1.ObjectMeta{Name: PoolsName, Labels: labels}
+			objs = append(objs,
+				&rbacv1.ClusterRole{
+					TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+					ObjectMeta: poolMeta,
+					Rules:      PoolRules(),
+				},
+				&rbacv1.ClusterRoleBinding{
+					TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+					ObjectMeta: poolMeta,
+					RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: PoolsName},
+					Subjects:   subjects,
+				})
+			head = append(head,
+				"ClusterRole "+PoolsName+" (--services-pool-objects): list and watch AddressPools, update their",
+				"status (the allocator node's Valid condition and usage), never their spec; list and watch Nodes",
+				"(a pool's nodeSelector matches their labels).")
+		}
 		objs = append(objs, role(metav1.ObjectMeta{Name: ServicesName, Namespace: svcNS, Labels: labels}, ServiceLeaseRules(), subjects)...)
 		head = append(head,
 			"Services mode (--services), cluster-wide: ClusterRole "+ServicesName+": list and watch Services, patch",

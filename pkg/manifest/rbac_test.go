@@ -156,9 +156,35 @@ func TestRules(t *testing.T) {
 		}},
 		{"ServiceLeaseRules", manifest.ServiceLeaseRules(), []rbacv1.PolicyRule{leases("get", "list", "watch", "create", "update", "delete")}},
 		{"GuardRules", manifest.GuardRules(), []rbacv1.PolicyRule{leases("list")}},
+		{"PoolRules", manifest.PoolRules(), []rbacv1.PolicyRule{
+			{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"vipkeeper.io"}, Resources: []string{"addresspools/status"}, Verbs: []string{"update"}},
+			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
+		}},
 	} {
 		if diff := cmp.Diff(tt.want, tt.got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
 		}
+	}
+}
+
+// TestRBACPoolObjects: the pool objects' ClusterRole comes only with
+// --services-pool-objects, bound like the others.
+func TestRBACPoolObjects(t *testing.T) {
+	var got []object
+	for _, o := range objects(t, decode(t, generate(t, manifest.RBAC, load(t, "--lease-namespace", "vk", "--services", "--services-pool-objects")))) {
+		if strings.HasSuffix(o.Name, "-pools") {
+			got = append(got, o)
+		}
+	}
+	want := []object{
+		{Kind: "ClusterRole", Name: manifest.PoolsName, Rules: manifest.PoolRules()},
+		{Kind: "ClusterRoleBinding", Name: manifest.PoolsName, RoleRef: "ClusterRole/" + manifest.PoolsName},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if out := generate(t, manifest.RBAC, load(t, services...)); strings.Contains(string(out), manifest.PoolsName) {
+		t.Errorf("pool RBAC with flag pools:\n%s", out)
 	}
 }

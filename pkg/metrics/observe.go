@@ -111,6 +111,10 @@ func (m *Metrics) ServiceVIPs(bound, claimed, addresses int, allocator bool) {
 	m.allocator.Set(boolf(allocator))
 }
 
+// PoolsDiffer exports whether this node's flag pools differ from the
+// allocator node's.
+func (m *Metrics) PoolsDiffer(differ bool) { m.poolsDiffer.Set(boolf(differ)) }
+
 // poolFamily is one pool and family of vipkeeper_services_pool_addresses.
 type poolFamily struct{ pool, family string }
 

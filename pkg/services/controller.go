@@ -11,6 +11,8 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -57,7 +59,10 @@ type Config struct {
 	Namespace string // where the node and claim Leases live
 	// DefaultClass also serves LoadBalancer Services without a class.
 	DefaultClass bool
-	Pools        []ipam.PoolSpec
+	// Pools are the flag pools; PoolObjects reads them from the
+	// AddressPool objects instead (Pools then empty), live.
+	Pools       []ipam.PoolSpec
+	PoolObjects bool
 	// Exclusions are addresses inside the pools that the allocator never
 	// hands out (ipam.HostExclusions: this node's own addresses, its
 	// subnets' network and broadcast addresses); a Warning names each.
@@ -115,6 +120,13 @@ type Deps struct {
 	Binder            binder
 	Prober            prober
 	NodeLease         nodeLease
+	// Events, if not nil, sends the Events of announcer changes
+	// (announce.go), on connections and a rate limit apart from Client's
+	// so that they never delay a claim write; nil means Client.
+	Events kubernetes.Interface
+	// PoolWrites writes AddressPool statuses, PoolInformers lists and
+	// watches them; only with Config.PoolObjects.
+	PoolWrites, PoolInformers dynamic.Interface
 	// Observer, if not nil, is told what the controller holds.
 	Observer Observer
 }
@@ -125,6 +137,9 @@ type Observer interface {
 	// SetPoolUsage reports the pools' usage while this node is the
 	// allocator, and nil once it is not.
 	SetPoolUsage([]ipam.PoolUsage)
+	// PoolsDiffer reports whether this node's flag pools differ from the
+	// allocator node's.
+	PoolsDiffer(bool)
 }
 
 // Controller serves LoadBalancer Services of our class: the allocator
@@ -140,8 +155,16 @@ type Controller struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	wake  chan struct{}   // a Service or EndpointSlice changed; capacity 1
-	pools *ipam.Allocator // only to check addresses against the pools
+	wake chan struct{} // a Service or EndpointSlice changed; capacity 1
+	// pools checks addresses against the pools (InPool), poolSpecs are
+	// the pools the allocator is built from; with pool objects both
+	// change when the objects do (reloadPools, on the loop).
+	pools     *ipam.Allocator
+	poolSpecs []ipam.PoolSpec
+	// poolSelectors: the node selectors of the pools that have one
+	// (placement.go).
+	poolSelectors map[string]labels.Selector
+	poolPreferred map[string][]string // the preferred nodes of the pools that name some
 	// transform runs on every object the informers store (trim); tests
 	// whose fake API shares objects between watchers copy first.
 	transform func(any) (any, error)
@@ -149,7 +172,10 @@ type Controller struct {
 	// Set by Start before the loop runs.
 	services  cache.Indexer
 	slices    cache.Indexer
+	poolObjs  cache.Indexer // the AddressPools; nil without Config.PoolObjects
+	nodes     cache.Indexer // the Nodes, names and labels; nil without Config.PoolObjects
 	recorder  record.EventRecorder
+	announcer record.EventRecorder // announce.go: on Deps.Events
 	writeSlot chan struct{}
 	writes    *sync.WaitGroup // writes and probes in flight
 	sets      []*informerSet  // every informer set started; the loop's
@@ -163,12 +189,21 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 	if cfg.Node == "" || cfg.Namespace == "" {
 		return nil, errors.New("services: node name and namespace are required")
 	}
-	if len(cfg.Pools) == 0 {
+	var pools *ipam.Allocator
+	switch {
+	case cfg.PoolObjects && len(cfg.Pools) > 0:
+		return nil, errors.New("services: flag pools and pool objects cannot be mixed")
+	case cfg.PoolObjects && (deps.PoolInformers == nil || deps.PoolWrites == nil):
+		return nil, errors.New("services: pool objects need the pool clients")
+	case cfg.PoolObjects:
+		pools = ipam.None() // until the first list of AddressPools
+	case len(cfg.Pools) == 0:
 		return nil, errors.New("services: at least one address pool is required")
-	}
-	pools, err := ipam.New(cfg.Pools, cfg.Exclusions...)
-	if err != nil {
-		return nil, fmt.Errorf("services: %w", err)
+	default:
+		var err error
+		if pools, err = ipam.New(cfg.Pools, cfg.Exclusions...); err != nil {
+			return nil, fmt.Errorf("services: %w", err)
+		}
 	}
 	if cfg.Writers <= 0 {
 		cfg.Writers = 16
@@ -185,6 +220,7 @@ func New(cfg Config, deps Deps, in *Inbox, log *slog.Logger) (*Controller, error
 		wake:      make(chan struct{}, 1),
 		writeSlot: make(chan struct{}, cfg.Writers),
 		pools:     pools,
+		poolSpecs: cfg.Pools,
 		transform: trim,
 	}
 	c.st = newState(tenure.Config{

@@ -30,6 +30,14 @@
 // after an API outage every other node's clock restarts, and the
 // informers are rebuilt.
 //
+// With Config.PoolObjects the pools come from the AddressPool objects
+// (pkg/services/pools), watched by a fourth informer: a change is read
+// before the next pass, and the allocator is rebuilt from the statuses
+// (poolobjects.go); a pool's nodeSelector and preferredNodes become the
+// owner function's eligible and preferred nodes, from Node labels every
+// node watches (placement.go). Who announces what is the claim Lease
+// itself, plus an Event per move on a client of its own (announce.go).
+//
 // Every write is a compare-and-swap on the resourceVersion we saw, and
 // runs in the background, at most Config.Writers at once; its result
 // comes back to the loop as an event. docs/services.md has the design and

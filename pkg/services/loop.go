@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 	"github.com/vipkeeper/vipkeeper/pkg/services/owner"
@@ -58,6 +59,9 @@ func (c *Controller) loop(ctx context.Context, writes *sync.WaitGroup) error {
 			c.st.relist = false
 			c.restartInformers(ctx)
 		}
+		if c.st.poolsDirty {
+			c.reloadPools()
+		}
 		p := c.decide(c.now())
 		c.apply(ctx, p)
 		timer.Reset(p.next)
@@ -91,6 +95,7 @@ type plan struct {
 	check        []string // nodes whose Lease to read at quorum before taking from them
 	allocate     bool     // run the allocator role
 	services     []*corev1.Service
+	byAddr       map[netip.Addr][]*corev1.Service // the Services of each address
 	// figures for the Observer
 	claimed, addresses int
 }
@@ -129,15 +134,25 @@ func (c *Controller) decide(now time.Time) plan {
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	p.addresses = len(addrs)
+	p.byAddr = byAddr
 
 	items := make([]owner.Item, 0, len(addrs)+1)
 	items = append(items, owner.Item{Key: AllocatorKey, Wanted: true, Claim: c.claimOf(AllocatorKey)})
 	wanted := map[string]bool{AllocatorKey: true}
+	var nodeLabels map[string]labels.Set // read once per pass, if a pool needs them
 	for _, a := range addrs {
 		key := a.String()
 		wanted[key] = true
 		restricted, eligible := c.eligible(byAddr[a])
-		items = append(items, owner.Item{Key: key, Wanted: true, Restricted: restricted, Eligible: eligible, Claim: c.claimOf(key)})
+		sel, preferred := c.placementOf(a)
+		if sel != nil {
+			if nodeLabels == nil {
+				nodeLabels = c.nodeLabels()
+			}
+			restricted, eligible = true, selectNodes(sel, nodeLabels, restricted, eligible)
+		}
+		items = append(items, owner.Item{Key: key, Wanted: true, Restricted: restricted, Eligible: eligible,
+			Preferred: preferred, Claim: c.claimOf(key)})
 	}
 	for key, ks := range st.keys {
 		if ks.claim != nil && !wanted[key] {
@@ -217,6 +232,7 @@ func (c *Controller) decide(now time.Time) plan {
 // the probe and the allocator.
 func (c *Controller) apply(ctx context.Context, p plan) {
 	st := &c.st
+	st.byAddr = p.byAddr
 	for _, a := range p.reset {
 		if ks := st.keys[a.String()]; ks != nil {
 			ks.resetProbe()
@@ -256,6 +272,7 @@ func (c *Controller) apply(ctx context.Context, p plan) {
 
 	if p.allocate {
 		c.allocate(ctx, p.services)
+		c.writePoolStatuses(ctx)
 	} else if st.alloc != nil {
 		c.log.Info("allocator role left")
 		st.alloc = nil
@@ -264,6 +281,7 @@ func (c *Controller) apply(ctx context.Context, p plan) {
 		}
 	}
 	c.forget()
+	c.checkPools()
 	if c.deps.Observer != nil {
 		c.deps.Observer.ServiceVIPs(len(st.bound), p.claimed, p.addresses, st.alloc != nil)
 		var usage []ipam.PoolUsage

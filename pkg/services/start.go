@@ -35,6 +35,15 @@ func (c *Controller) Start(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.deps.Client.CoreV1().Events("")})
 	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
+	// The announcer Events (announce.go) on a client of their own.
+	events := c.deps.Events
+	if events == nil {
+		events = c.deps.Client
+	}
+	announcements := record.NewBroadcaster(record.WithContext(ctx))
+	defer announcements.Shutdown()
+	announcements.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
+	c.announcer = announcements.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vipkeeper", Host: c.cfg.Node})
 	for _, x := range c.pools.Exclusions() {
 		c.log.Warn("pool address not handed out", "pool", x.Pool, "addrs", x.Prefix, "why", x.Why)
 	}
@@ -52,7 +61,8 @@ func (c *Controller) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.services, c.slices = set.services, set.slices
+	c.services, c.slices, c.poolObjs, c.nodes = set.services, set.slices, set.pools, set.nodes
+	c.st.poolsDirty = c.cfg.PoolObjects
 
 	// Wait for the first lists however long the API server is away:
 	// acting on half a picture could take addresses that are in use, and
@@ -99,6 +109,7 @@ func (c *Controller) Start(ctx context.Context) error {
 // old" would otherwise leave the caches stale for that long.
 type informerSet struct {
 	services, slices cache.Indexer
+	pools, nodes     cache.Indexer // nil without pool objects
 	synced           []cache.InformerSynced
 	cancel           context.CancelFunc
 	done             sync.WaitGroup
@@ -144,12 +155,35 @@ func (c *Controller) startInformers(parent context.Context) (*informerSet, error
 		DeleteFunc: func(o any) { c.leaseChanged(o, true) },
 	}
 	infs := []cache.SharedIndexInformer{svcInf, epsInf, leaseInf}
-	for i, h := range []cache.ResourceEventHandler{dirty, dirty, leases} {
+	handlers := []cache.ResourceEventHandler{dirty, dirty, leases}
+	set := &informerSet{services: svcInf.GetIndexer(), slices: epsInf.GetIndexer()}
+	if c.cfg.PoolObjects {
+		poolInf := c.poolInformer()
+		infs = append(infs, poolInf)
+		handlers = append(handlers, cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { c.send(poolsChanged{}) },
+			UpdateFunc: func(any, any) { c.send(poolsChanged{}) },
+			DeleteFunc: func(any) { c.send(poolsChanged{}) },
+		})
+		set.pools = poolInf.GetIndexer()
+		nodeInf := c.informer(&corev1.Node{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Nodes().List(ctx, o)
+		}, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return core.Nodes().Watch(ctx, o)
+		})
+		infs = append(infs, nodeInf)
+		handlers = append(handlers, cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { c.poke() },
+			UpdateFunc: c.nodeChanged,
+			DeleteFunc: func(any) { c.poke() },
+		})
+		set.nodes = nodeInf.GetIndexer()
+	}
+	for i, h := range handlers {
 		if _, err := infs[i].AddEventHandler(h); err != nil {
 			return nil, fmt.Errorf("services: %w", err)
 		}
 	}
-	set := &informerSet{services: svcInf.GetIndexer(), slices: epsInf.GetIndexer()}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	set.cancel = cancel
 	for _, inf := range infs {
@@ -199,7 +233,8 @@ func (e informersSynced) apply(c *Controller) {
 		st.relist = true
 		return
 	}
-	c.services, c.slices = e.set.services, e.set.slices
+	c.services, c.slices, c.poolObjs, c.nodes = e.set.services, e.set.slices, e.set.pools, e.set.nodes
+	st.poolsDirty = c.cfg.PoolObjects
 	for _, old := range c.sets {
 		if old != e.set {
 			old.cancel() // waited for at shutdown; its last events are harmless
@@ -212,9 +247,15 @@ func (e informersSynced) apply(c *Controller) {
 // informer builds one shared informer with no resync, its objects trimmed.
 func (c *Controller) informer(obj runtime.Object, list func(context.Context, metav1.ListOptions) (runtime.Object, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
+	return c.informerVia(c.deps.Informers, obj, list, watchFn)
+}
+
+// informerVia is informer on client's watch-list semantics.
+func (c *Controller) informerVia(client any, obj runtime.Object, list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
 	// The client says whether it serves streaming lists (the fake one in
 	// tests does not), as client-go's own informers ask it.
-	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}, c.deps.Informers)
+	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}, client)
 	inf := cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	_ = inf.SetTransform(c.transform) // fails only once started
 	return inf
@@ -247,6 +288,10 @@ func trim(o any) (any, error) {
 		for i := range sp.Ports {
 			sp.Ports[i] = corev1.ServicePort{Protocol: sp.Ports[i].Protocol, Port: sp.Ports[i].Port}
 		}
+	case *corev1.Node:
+		// Placement reads the name and the labels only.
+		*x = corev1.Node{TypeMeta: x.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+			Name: x.Name, Labels: x.Labels, ResourceVersion: x.ResourceVersion, UID: x.UID}}
 	case *discoveryv1.EndpointSlice:
 		trimMeta(&x.ObjectMeta, func(string) bool { return false })
 		x.Ports = nil

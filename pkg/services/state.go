@@ -7,9 +7,12 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vipkeeper/vipkeeper/pkg/election"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
+	"github.com/vipkeeper/vipkeeper/pkg/services/owner"
+	"github.com/vipkeeper/vipkeeper/pkg/services/pools"
 	"github.com/vipkeeper/vipkeeper/pkg/tenure"
 )
 
@@ -34,6 +37,17 @@ type state struct {
 	svcs  map[string]*svcState  // by Service key (namespace/name)
 
 	alloc *ipam.Allocator // the allocator role; nil unless this node holds it
+
+	// byAddr: the Services of ours holding each address, as of the last
+	// pass (announcerChanged names them).
+	byAddr map[netip.Addr][]*corev1.Service
+
+	// Pool objects: the objects changed since the last reloadPools; the
+	// verdicts of the last one; the allocator's status writes per pool.
+	poolsDirty  bool
+	poolsDiffer bool // this node's flag pools differ from the allocator's (checkPools)
+	verdicts    map[string]pools.Verdict
+	poolWrites  map[string]*poolWrite
 }
 
 func newState(rules tenure.Config, healthy bool) state {
@@ -42,6 +56,8 @@ func newState(rules tenure.Config, healthy bool) state {
 		keys:   map[string]*keyState{},
 		peers:  map[string]*peerState{},
 		svcs:   map[string]*svcState{},
+
+		poolWrites: map[string]*poolWrite{},
 	}
 }
 
@@ -267,6 +283,10 @@ func (e leaseEvent) apply(c *Controller) {
 type claimWritten struct {
 	key     string
 	term    uint64                // our node Lease term when the write was sent
+	action  owner.Action          // Take, Handoff or Delete
+	from    string                // the holder the write replaced
+	to      string                // for a Handoff: the new holder
+	created bool                  // the claim did not exist: a new address
 	self    bool                  // the write names us
 	lease   *coordinationv1.Lease // nil after a delete or an error
 	deleted bool
@@ -285,6 +305,9 @@ func (e claimWritten) apply(c *Controller) {
 	case e.deleted:
 		ks.claim = nil
 	case e.lease != nil:
+		if !e.refreshed {
+			c.announcerChanged(e)
+		}
 		if e.self && !e.refreshed {
 			ks.confirmed = e.term
 			if ks.yielded {

@@ -31,10 +31,15 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 	}
 	self := c.cfg.Node
 	term := st.tenure.Term()
+	mark := poolsMark(c.cfg.PoolObjects, c.cfg.Pools)
+	pool := ""
+	if a, err := netip.ParseAddr(d.Key); err == nil {
+		pool = c.pools.PoolOf(a)
+	}
 	c.log.Info("writing claim", "key", d.Key, "action", actionName(d.Action), "from", holderOf(cur), "to", d.To)
 	c.write(ctx, claimWritten{key: d.Key, err: context.Canceled}, func() event {
 		leases := c.deps.Client.CoordinationV1().Leases(c.cfg.Namespace)
-		res := claimWritten{key: d.Key, term: term, self: d.Action == owner.Take}
+		res := claimWritten{key: d.Key, term: term, self: d.Action == owner.Take, action: d.Action, from: holderOf(cur), created: cur == nil, to: d.To}
 		now := metav1.NowMicro()
 		switch {
 		case d.Action == owner.Delete:
@@ -46,7 +51,7 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 				ObjectMeta: metav1.ObjectMeta{
 					Name: ClaimLeaseName(d.Key), Namespace: c.cfg.Namespace,
 					Labels:      map[string]string{LabelRole: RoleClaim},
-					Annotations: map[string]string{AnnotationClaimKey: d.Key},
+					Annotations: claimAnnotations(d.Key, mark, pool),
 				},
 				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(self), AcquireTime: &now, RenewTime: &now},
 			}, metav1.CreateOptions{})
@@ -55,11 +60,21 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 			if d.Action == owner.Handoff {
 				to = d.To
 			}
+			if d.Action == owner.Take {
+				cur.Annotations = claimAnnotations(d.Key, mark, pool)
+			}
+			if holderOf(cur) != to || cur.Spec.AcquireTime == nil {
+				// acquireTime is when the holder took it: "since" in
+				// `vipkeeper status --services`. A holder writing its
+				// own claim again (rule 4: a new term of its node
+				// Lease) keeps it.
+				cur.Spec.AcquireTime = &now
+			}
 			cur.Spec.HolderIdentity = nil
 			if to != "" {
 				cur.Spec.HolderIdentity = ptr.To(to)
 			}
-			cur.Spec.AcquireTime, cur.Spec.RenewTime = &now, &now
+			cur.Spec.RenewTime = &now
 			cur.Spec.LeaseTransitions = ptr.To(ptr.Deref(cur.Spec.LeaseTransitions, 0) + 1)
 			res.lease, res.err = leases.Update(ctx, cur, metav1.UpdateOptions{})
 		}
@@ -76,6 +91,20 @@ func (c *Controller) writeClaim(ctx context.Context, d owner.Decision) {
 		}
 		return res
 	})
+}
+
+// claimAnnotations are a claim's: its key; on the allocator claim the
+// holder's pools (AnnotationPools); on an address's claim its pool
+// (AnnotationPool) when the holder took it.
+func claimAnnotations(key, mark, pool string) map[string]string {
+	a := map[string]string{AnnotationClaimKey: key}
+	if key == AllocatorKey {
+		a[AnnotationPools] = mark
+	}
+	if pool != "" {
+		a[AnnotationPool] = pool
+	}
+	return a
 }
 
 // write runs one API write in the background, at most Config.Writers at
@@ -125,7 +154,7 @@ func actionName(a owner.Action) string {
 func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 	st := &c.st
 	if st.alloc == nil {
-		st.alloc, _ = ipam.New(c.cfg.Pools, c.cfg.Exclusions...) // validated by New
+		st.alloc = c.newAllocator()
 		for _, s := range st.svcs {
 			s.allocated, s.seen = nil, ""
 		}
@@ -141,6 +170,7 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 			}
 			if err != nil {
 				c.log.Info("status addresses not restored; allocating again", "service", key(s), "addrs", addrs, "err", err)
+				c.withdrawn(s, addrs)
 				continue
 			}
 			restored++
@@ -169,6 +199,13 @@ func (c *Controller) allocate(ctx context.Context, svcs []*corev1.Service) {
 		}
 		if err != nil {
 			c.warn(s, err)
+			// An address that left every pool is no longer announced;
+			// the status must not keep offering it.
+			if kept := c.inPools(ingressAddrs(s)); len(kept) < len(ingressAddrs(s)) {
+				if !c.syncStatus(ctx, s, kept) {
+					continue // try again on the next pass
+				}
+			}
 			ss.seen = s.ResourceVersion
 			continue
 		}

@@ -167,7 +167,7 @@ func (a *Allocator) eligible(namespace, poolName string) ([]*pool, error) {
 	}
 	var pools []*pool
 	for _, p := range a.pools {
-		if p.allows(namespace) {
+		if p.allows(namespace) && !p.manual {
 			pools = append(pools, p)
 		}
 	}
@@ -359,4 +359,16 @@ func (a *Allocator) Release(key string) bool {
 		a.drop(e, nil)
 	}
 	return e != nil
+}
+
+// None returns an Allocator without pools: every request fails, no
+// address is in a pool. Services mode with pool objects starts from it
+// until the first valid AddressPool exists.
+func None() *Allocator {
+	return &Allocator{
+		byName:    map[string]*pool{},
+		inUse:     map[netip.Addr]*claim{},
+		keys:      map[string]*entry{},
+		bySharing: map[string]map[netip.Addr]int{},
+	}
 }

@@ -243,3 +243,35 @@ func snapshot(a *Allocator) state {
 	}
 	return s
 }
+
+// TestManualPool: a pool with autoAssign off serves only Services that ask
+// for it by name or by address; the others skip it, in any position.
+func TestManualPool(t *testing.T) {
+	for _, order := range [][]PoolSpec{
+		{{Name: "manual", Addresses: []string{"203.0.113.128/30"}, Manual: true}, {Name: "auto", Addresses: []string{"203.0.113.136/30"}}},
+		{{Name: "auto", Addresses: []string{"203.0.113.136/30"}}, {Name: "manual", Addresses: []string{"203.0.113.128/30"}, Manual: true}},
+	} {
+		a := newTestAllocator(t, order)
+		for _, tc := range []struct {
+			req  Request
+			want string
+		}{
+			{svc("plain"), "203.0.113.137"},
+			{svc("named", fromPool("manual")), "203.0.113.129"},
+			{svc("address", wantIP("203.0.113.130")), "203.0.113.130"},
+		} {
+			got, err := a.Allocate(tc.req)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.req.Key, err)
+			}
+			if diff := cmp.Diff([]netip.Addr{mustAddr(tc.want)}, got.Addrs, cmpNet); diff != "" {
+				t.Errorf("pools %s first, %s (-want +got):\n%s", order[0].Name, tc.req.Key, diff)
+			}
+		}
+	}
+	// Only a manual pool: a Service that does not ask finds no pool.
+	a := newTestAllocator(t, []PoolSpec{{Name: "manual", Addresses: []string{"203.0.113.128/30"}, Manual: true}})
+	if _, err := a.Allocate(svc("plain")); !errors.Is(err, ErrFamilyUnavailable) {
+		t.Errorf("only a manual pool: err %v; want ErrFamilyUnavailable", err)
+	}
+}

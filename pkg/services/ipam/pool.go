@@ -20,6 +20,10 @@ type PoolSpec struct {
 	Addresses []string `json:"addresses"`
 	// Namespaces that may use the pool; empty means every namespace.
 	Namespaces []string `json:"namespaces,omitempty"`
+	// Manual pools hand out addresses only to Services that ask for the
+	// pool (vipkeeper.io/address-pool) or for one of its addresses: an
+	// AddressPool with autoAssign false.
+	Manual bool `json:"manual,omitempty"`
 }
 
 // ParsePool parses the flag form of a pool:
@@ -213,6 +217,7 @@ func checkReserved(r Range) string {
 // pool is a validated PoolSpec with its allocation state.
 type pool struct {
 	name       string
+	manual     bool            // only for Services that ask for it
 	namespaces map[string]bool // nil: every namespace
 	spans      []*span         // IPv4 first, then by first address
 }
@@ -245,7 +250,7 @@ func compilePools(specs []PoolSpec, excl []Exclusion) ([]*pool, error) {
 		if len(s.Addresses) == 0 {
 			return nil, fmt.Errorf("pool %q has no addresses: %w", s.Name, ErrInvalidPool)
 		}
-		p := &pool{name: s.Name}
+		p := &pool{name: s.Name, manual: s.Manual}
 		for _, ns := range s.Namespaces {
 			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 				return nil, fmt.Errorf("pool %q: namespace %q: %s: %w", s.Name, ns, errs[0], ErrInvalidPool)

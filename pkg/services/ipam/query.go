@@ -46,3 +46,11 @@ func (a *Allocator) InPool(x netip.Addr) bool {
 	p, _ := a.locate(x.Unmap())
 	return p != nil
 }
+
+// PoolOf names the pool that holds x, or "".
+func (a *Allocator) PoolOf(x netip.Addr) string {
+	if p, _ := a.locate(x.Unmap()); p != nil {
+		return p.name
+	}
+	return ""
+}

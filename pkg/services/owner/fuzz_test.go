@@ -48,6 +48,9 @@ func fuzzInput(data []byte) (string, map[string]bool, []Item) {
 			if data[3]>>i&1 != 0 {
 				it.Eligible = append(it.Eligible, n)
 			}
+			if i < 5 && data[1]>>(3+i)&1 != 0 { // bits 3–7: preferred nodes
+				it.Preferred = append(it.Preferred, n)
+			}
 		}
 		items = append(items, it)
 	}

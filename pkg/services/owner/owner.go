@@ -19,7 +19,13 @@ type Item struct {
 	// with a ready endpoint). Otherwise every fresh node may.
 	Restricted bool
 	Eligible   []string
-	Claim      Claim
+	// Preferred nodes win a choice among the eligible nodes when one of
+	// them is fresh and eligible (an AddressPool's preferredNodes); the
+	// others still take over when none is. A soft weight only: a holder
+	// that is not preferred stays while it is eligible (sticky), so a
+	// preferred node's return costs no second move.
+	Preferred []string
+	Claim     Claim
 }
 
 // Action is what this node must do about one key.
@@ -118,11 +124,23 @@ func (v *view) decide(it *Item) Decision {
 	return d
 }
 
-// owner: the holder while it is eligible (sticky), else the eligible node
-// with the highest Score, else "".
+// owner: the holder while it is eligible (sticky), else the eligible
+// preferred node with the highest Score, else the eligible node with the
+// highest Score, else "".
 func (v *view) owner(it *Item, holder string) string {
 	if v.eligible(it, holder) {
 		return holder
+	}
+	if len(it.Preferred) > 0 {
+		var pref []string
+		for _, n := range it.Preferred {
+			if v.eligible(it, n) {
+				pref = append(pref, n)
+			}
+		}
+		if len(pref) > 0 {
+			return highest(it.Key, pref)
+		}
 	}
 	if !it.Restricted {
 		return highest(it.Key, v.live)

@@ -230,3 +230,50 @@ func TestActionString(t *testing.T) {
 		}
 	}
 }
+
+// TestPreferred: preferred nodes win the choice among eligible nodes, in
+// any order of the lists; a holder stays while eligible (no second move
+// when a preferred node returns); without a fresh eligible preferred node
+// the others take over.
+func TestPreferred(t *testing.T) {
+	abc := set("a", "b", "c")
+	item := func(c Claim, restricted bool, eligible, preferred []string) Item {
+		return Item{Key: keyCBA, Wanted: true, Restricted: restricted, Eligible: eligible, Preferred: preferred, Claim: c}
+	}
+	for _, tc := range []struct {
+		name      string
+		fresh     map[string]bool
+		claim     Claim
+		restrict  bool
+		eligible  []string
+		preferred []string
+		want      string // the owner by every node's view
+	}{
+		{"new key: the preferred node, not the highest", abc, Claim{}, false, nil, []string{"a"}, "a"},
+		{"two preferred: the higher of them", abc, Claim{}, false, nil, []string{"a", "b"}, "b"},
+		{"preferred but not fresh: the highest of the others", set("b", "c"), Claim{}, false, nil, []string{"a"}, "c"},
+		{"preferred but not eligible (Local): the eligible one", abc, Claim{}, true, []string{"b"}, []string{"a"}, "b"},
+		{"preferred and eligible (Local)", abc, Claim{}, true, []string{"a", "c"}, []string{"a"}, "a"},
+		{"a non-preferred holder stays: no second move", abc, held("c"), false, nil, []string{"a"}, "c"},
+		{"holder gone: to the preferred node", set("a", "b"), held("c"), false, nil, []string{"a"}, "a"},
+		{"an unknown preferred name changes nothing", abc, Claim{}, false, nil, []string{"zz"}, "c"},
+	} {
+		orders := [][2][]string{{tc.eligible, tc.preferred}, {reversed(tc.eligible), reversed(tc.preferred)}}
+		for _, o := range orders {
+			for _, self := range []string{"a", "b", "c"} {
+				d := Decide(self, tc.fresh, []Item{item(tc.claim, tc.restrict, o[0], o[1])})[0]
+				if d.Owner != tc.want {
+					t.Errorf("%s: Decide(%q) with eligible %v, preferred %v: owner %q; want %q", tc.name, self, o[0], o[1], d.Owner, tc.want)
+				}
+			}
+		}
+	}
+}
+
+func reversed(s []string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[len(s)-1-i] = x
+	}
+	return out
+}
