@@ -239,46 +239,41 @@ func (c *Conn) buildServices(base *rest.Config, timeout time.Duration, qps float
 // buildDynamic is build for a dynamic client. It sends nothing until
 // used: without --services-pool-objects its connections are never opened.
 func (c *Conn) buildDynamic(base *rest.Config, timeout time.Duration, rl flowcontrol.RateLimiter, ua string) (dynamic.Interface, error) {
-	cfg := rest.CopyConfig(base)
-	cfg.Timeout = timeout
-	cfg.RateLimiter = rl
-	cfg.UserAgent = ua
-	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
-	hc, err := rest.HTTPClientFor(cfg)
+	cfg, hc, err := c.transport(base, timeout, rl, ua)
 	if err != nil {
 		return nil, err
 	}
-	dc, err := dynamic.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, err
-	}
-	c.https = append(c.https, hc)
-	return dc, nil
+	return dynamic.NewForConfigAndClient(cfg, hc)
 }
 
 // build makes one client on a transport of its own and remembers it for
 // CloseIdleConnections.
 func (c *Conn) build(base *rest.Config, timeout time.Duration, rl flowcontrol.RateLimiter, ua string) (kubernetes.Interface, error) {
+	cfg, hc, err := c.transport(base, timeout, rl, ua)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfigAndClient(cfg, hc)
+}
+
+// transport is base with the client's own settings, and an HTTP client on
+// a transport of its own, remembered for CloseIdleConnections. A transport
+// of its own per client, not client-go's shared cache (which never shares
+// a transport whose dialer is a function, as the servers' is): closing one
+// client's idle connections must not touch another's, and a lease renewal
+// never queues behind another client's request.
+func (c *Conn) transport(base *rest.Config, timeout time.Duration, rl flowcontrol.RateLimiter, ua string) (*rest.Config, *http.Client, error) {
 	cfg := rest.CopyConfig(base)
 	cfg.Timeout = timeout
 	cfg.RateLimiter = rl
 	cfg.UserAgent = ua
 	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
-	// A transport of its own per client, not client-go's shared cache
-	// (which never shares a transport whose dialer is a function, as the
-	// servers' is): closing one client's idle connections must not touch
-	// another's, and a lease renewal never queues behind another client's
-	// request.
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return nil, err
-	}
-	cs, err := kubernetes.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.https = append(c.https, hc)
-	return cs, nil
+	return cfg, hc, nil
 }
 
 // CloseIdleConnections drops every idle connection of every client, so the
