@@ -163,33 +163,9 @@ func rbac(cfg *config.Config, o Options) ([]byte, error) {
 	if !cfg.Services {
 		head = append(head, "Nothing cluster-wide.")
 	} else {
-		clusterMeta := metav1.ObjectMeta{Name: ServicesName, Labels: labels}
-		objs = append(objs,
-			&rbacv1.ClusterRole{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-				ObjectMeta: clusterMeta,
-				Rules:      ServicesRules(),
-			},
-			&rbacv1.ClusterRoleBinding{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-				ObjectMeta: clusterMeta,
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ServicesName},
-				Subjects:   subjects,
-			})
+		objs = append(objs, clusterRole(ServicesName, labels, ServicesRules(), subjects)...)
 		if cfg.ServicePoolObjects {
-			poolMeta := metav1.ObjectMeta{Name: PoolsName, Labels: labels}
-			objs = append(objs,
-				&rbacv1.ClusterRole{
-					TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-					ObjectMeta: poolMeta,
-					Rules:      PoolRules(),
-				},
-				&rbacv1.ClusterRoleBinding{
-					TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-					ObjectMeta: poolMeta,
-					RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: PoolsName},
-					Subjects:   subjects,
-				})
+			objs = append(objs, clusterRole(PoolsName, labels, PoolRules(), subjects)...)
 			head = append(head,
 				"ClusterRole "+PoolsName+" (--services-pool-objects): list and watch AddressPools, update their",
 				"status (the allocator node's Valid condition and usage), never their spec; list and watch Nodes",
@@ -244,6 +220,25 @@ func role(meta metav1.ObjectMeta, rules []rbacv1.PolicyRule, subjects []rbacv1.S
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 			ObjectMeta: meta,
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: meta.Name},
+			Subjects:   subjects,
+		},
+	}
+}
+
+// clusterRole is a ClusterRole named name with rules, and the
+// ClusterRoleBinding of the same name that grants it to subjects.
+func clusterRole(name string, labels map[string]string, rules []rbacv1.PolicyRule, subjects []rbacv1.Subject) []any {
+	meta := metav1.ObjectMeta{Name: name, Labels: labels}
+	return []any{
+		&rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: meta,
+			Rules:      rules,
+		},
+		&rbacv1.ClusterRoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+			ObjectMeta: meta,
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
 			Subjects:   subjects,
 		},
 	}
