@@ -151,14 +151,7 @@ func scenarioAPIOutage(t *testing.T, m *measurement) {
 	// A follower's lease clock restarts after a gap in its reads, so the
 	// holder renews before anyone may take over: the VIP never moves.
 	r.checkHeldBy(t, back, time.Now(), "after the API returned")
-	s := r.rec.Between(r.fault, time.Now())
-	r.m.window(s)
-	owner := checkSingleOwner(t, r.l, r.vip, 10*time.Second)
-	checkLeaseHolder(t, r.l, owner)
-	if !s.Recovered {
-		t.Errorf("the client is not served at the end")
-	}
-	r.finish()
+	r.endServed(t)
 }
 
 // checkHeldBy asserts that the leader was the one owner of the VIP at

@@ -33,12 +33,5 @@ func scenarioAPIFreeze(t *testing.T, m *measurement) {
 	r.m.note(t, "after the thaw: %s", r.rec.Between(back, time.Now()))
 	none, held := r.checkHeldBy(t, r.fault, time.Now(), "from the freeze on")
 	r.m.note(t, "from the freeze on: %d owner samples without an owner; owners seen %v (leader %s)", none, held, r.leaderName())
-	s := r.rec.Between(r.fault, time.Now())
-	r.m.window(s)
-	owner := checkSingleOwner(t, r.l, r.vip, 10*time.Second)
-	checkLeaseHolder(t, r.l, owner)
-	if !s.Recovered {
-		t.Errorf("the client is not served at the end")
-	}
-	r.finish()
+	r.endServed(t)
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -31,13 +30,7 @@ type haMeasurement struct {
 	Client         lab.APISummary `json:"client"`
 	OverlapSamples int            `json:"overlap_samples"`
 	Passed         bool           `json:"passed"`
-	Notes          []string       `json:"notes,omitempty"`
-}
-
-func (m *haMeasurement) note(t *testing.T, format string, args ...any) {
-	t.Helper()
-	t.Logf(format, args...)
-	m.Notes = append(m.Notes, fmt.Sprintf(format, args...))
+	notes
 }
 
 // haRun is one run of an HA scenario.

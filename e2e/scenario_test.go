@@ -71,7 +71,13 @@ type measurement struct {
 	Servers        []string `json:"servers"`
 	Recovered      bool     `json:"recovered"` // the window's last probe was answered
 	Passed         bool     `json:"passed"`
-	Notes          []string `json:"notes,omitempty"`
+	notes
+}
+
+// notes are a run's remarks, logged and kept in its measurement's JSON
+// (the embedded field's Notes appears there as if the measurement's own).
+type notes struct {
+	Notes []string `json:"notes,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -82,10 +88,10 @@ func (m *measurement) window(s instruments.Summary) {
 	m.Before, m.After, m.Servers, m.Recovered = s.Before, s.After, s.Servers, s.Recovered
 }
 
-func (m *measurement) note(t *testing.T, format string, args ...any) {
+func (n *notes) note(t *testing.T, format string, args ...any) {
 	t.Helper()
 	t.Logf(format, args...)
-	m.Notes = append(m.Notes, fmt.Sprintf(format, args...))
+	n.Notes = append(n.Notes, fmt.Sprintf(format, args...))
 }
 
 // run is one scenario run: a fresh lab, its leader and a recording of the
@@ -289,4 +295,18 @@ func (r *run) settleAfter(t *testing.T, next int) string {
 	owner := checkSingleOwner(t, r.l, r.vip, 5*time.Second)
 	checkLeaseHolder(t, r.l, owner)
 	return owner
+}
+
+// endServed checks the whole window since the fault — one owner now, the
+// Lease's holder, and the client served at the end — and finishes the run.
+func (r *run) endServed(t *testing.T) {
+	t.Helper()
+	s := r.rec.Between(r.fault, time.Now())
+	r.m.window(s)
+	owner := checkSingleOwner(t, r.l, r.vip, 10*time.Second)
+	checkLeaseHolder(t, r.l, owner)
+	if !s.Recovered {
+		t.Errorf("the client is not served at the end")
+	}
+	r.finish()
 }
