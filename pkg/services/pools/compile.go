@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/vipkeeper/vipkeeper/pkg/ifname"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 )
 
@@ -31,6 +32,10 @@ type Compiled struct {
 	// Preferred are the preferred nodes of the valid pools that name
 	// some (owner.Item.Preferred).
 	Preferred map[string][]string
+	// Interfaces are the interfaces of the valid pools that name one:
+	// their addresses are bound and announced there, and only nodes
+	// where it is up announce them.
+	Interfaces map[string]string
 }
 
 // Compile applies the ipam rules to the pool objects: each pool on its own
@@ -41,7 +46,8 @@ type Compiled struct {
 // addresses leave the pools at once. The answer depends on the objects
 // only, so every node that sees the same objects derives the same pools.
 func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
-	out := Compiled{Verdicts: map[string]Verdict{}, Selectors: map[string]labels.Selector{}, Preferred: map[string][]string{}}
+	out := Compiled{Verdicts: map[string]Verdict{}, Selectors: map[string]labels.Selector{},
+		Preferred: map[string][]string{}, Interfaces: map[string]string{}}
 	live := make([]*AddressPool, 0, len(objs))
 	for _, o := range objs {
 		if o.DeletionTimestamp == nil {
@@ -54,10 +60,11 @@ func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
 	var accepted []ipam.PoolSpec
 	for _, o := range live {
 		spec := SpecOf(o)
-		if placed(o) {
-			out.Verdicts[o.Name] = Verdict{Reason: ReasonPlacement,
-				Message: "interface is not supported by this vipkeeper version; remove it to use the pool"}
-			continue
+		if i := o.Spec.Interface; i != "" {
+			if err := ifname.Check(i); err != nil {
+				out.Verdicts[o.Name] = Verdict{Reason: ReasonInvalid, Message: fmt.Sprintf("pool %q: interface: %v", o.Name, err)}
+				continue
+			}
 		}
 		var sel labels.Selector
 		if o.Spec.NodeSelector != nil {
@@ -82,6 +89,9 @@ func Compile(objs []*AddressPool, excl ...ipam.Exclusion) Compiled {
 		if len(o.Spec.PreferredNodes) > 0 {
 			out.Preferred[o.Name] = slices.Clone(o.Spec.PreferredNodes)
 		}
+		if o.Spec.Interface != "" {
+			out.Interfaces[o.Name] = o.Spec.Interface
+		}
 		out.Verdicts[o.Name] = Verdict{Valid: true, Reason: ReasonAccepted, Message: "the pool serves addresses"}
 	}
 	slices.SortFunc(accepted, func(a, b ipam.PoolSpec) int { return cmp.Compare(a.Name, b.Name) })
@@ -97,12 +107,6 @@ func SpecOf(o *AddressPool) ipam.PoolSpec {
 		Namespaces: slices.Clone(o.Spec.Namespaces),
 		Manual:     o.Spec.AutoAssign != nil && !*o.Spec.AutoAssign,
 	}
-}
-
-// placed reports whether the pool sets a placement field this version
-// does not act on yet.
-func placed(o *AddressPool) bool {
-	return o.Spec.Interface != ""
 }
 
 // trimErr drops the sentinel's text that ipam appends ("…: invalid

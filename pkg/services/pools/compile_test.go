@@ -51,8 +51,12 @@ func TestCompile(t *testing.T) {
 		{"host bits", []*AddressPool{obj("x", 0, "203.0.113.130/25")}, nil, map[string]string{"x": ReasonInvalid}},
 		{"name too long for a label", []*AddressPool{obj("a234567890123456789012345678901234567890123456789012345678901234", 0, "203.0.113.128/25")}, nil,
 			map[string]string{"a234567890123456789012345678901234567890123456789012345678901234": ReasonInvalid}},
-		{"interface is not supported yet", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.Interface = "eth1" })},
-			nil, map[string]string{"p": ReasonPlacement}},
+		{"an interface is", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.Interface = "eth1" })},
+			[]string{"p"}, map[string]string{"p": ReasonAccepted}},
+		{"an interface the kernel would refuse is not", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.Interface = "eth1:0" })},
+			nil, map[string]string{"p": ReasonInvalid}},
+		{"nor one too long for the kernel", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.Interface = "a234567890123456" })},
+			nil, map[string]string{"p": ReasonInvalid}},
 		{"preferredNodes are", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) { o.Spec.PreferredNodes = []string{"n1"} })},
 			[]string{"p"}, map[string]string{"p": ReasonAccepted}},
 		{"a node selector is", []*AddressPool{with(obj("p", 0, "203.0.113.128/25"), func(o *AddressPool) {
@@ -149,5 +153,10 @@ func TestCompileSelectors(t *testing.T) {
 	got = Compile([]*AddressPool{p, obj("q", 1, "203.0.113.192/26")})
 	if diff := cmp.Diff(map[string][]string{"p": {"n2", "n1"}}, got.Preferred); diff != "" {
 		t.Errorf("preferred (-want +got):\n%s", diff)
+	}
+	p.Spec.Interface = "eth1"
+	got = Compile([]*AddressPool{p, obj("q", 1, "203.0.113.192/26")})
+	if diff := cmp.Diff(map[string]string{"p": "eth1"}, got.Interfaces); diff != "" {
+		t.Errorf("interfaces (-want +got):\n%s", diff)
 	}
 }

@@ -37,11 +37,11 @@ type Spec struct {
 	// no pool. False: only those that name it or one of its addresses.
 	AutoAssign *bool `json:"autoAssign,omitempty"`
 	// Placement: where the pool's addresses are announced. NodeSelector
-	// limits the nodes to those whose Node labels match; PreferredNodes
-	// win the choice among them while one is live (a soft weight).
-	// Interface is defined in the schema, not yet acted on: a pool that
-	// sets it is refused as not valid (docs/services.md), so that no
-	// install comes to rely on a placement the daemon ignores.
+	// limits the nodes to those whose Node labels match; Interface names
+	// the link that carries them on every node (default: the daemon's
+	// --interface), and a node where it is down or missing does not
+	// announce them; PreferredNodes win the choice among the eligible
+	// nodes while one is live (a soft weight).
 	NodeSelector   *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 	Interface      string                `json:"interface,omitempty"`
 	PreferredNodes []string              `json:"preferredNodes,omitempty"`
@@ -72,8 +72,7 @@ const ConditionValid = "Valid"
 
 // Reasons of the Valid condition.
 const (
-	ReasonAccepted  = "Accepted"
-	ReasonInvalid   = "InvalidAddresses" // ipam refuses the pool on its own
-	ReasonOverlap   = "Overlaps"         // it overlaps an older valid pool
-	ReasonPlacement = "PlacementNotSupported"
+	ReasonAccepted = "Accepted"
+	ReasonInvalid  = "InvalidAddresses" // ipam refuses the pool on its own
+	ReasonOverlap  = "Overlaps"         // it overlaps an older valid pool
 )
