@@ -64,6 +64,13 @@ type Config struct {
 	// Labels are set on the Lease when this node creates it (the services
 	// controller finds the node Leases by label).
 	Labels map[string]string
+	// Annotations, if not nil, is asked on every write that names this
+	// node (the acquisition and every renewal) for annotations to set on
+	// the Lease: each key replaces the Lease's own, an empty value removes
+	// it. What this node publishes for its peers rides on the renewals,
+	// at no request of its own. It is called from client-go's goroutines
+	// and must be fast.
+	Annotations func() map[string]string
 	// Observer, if not nil, is told about every write of the Lease that
 	// names this node (an acquisition or a renewal attempt).
 	Observer Observer
@@ -290,6 +297,7 @@ func (e *Elector) electionConfig(term uint64) leaderelection.LeaderElectionConfi
 			observer:      e.cfg.Observer,
 			watched:       e.watched,
 			heard:         e.cfg.Heard,
+			annotations:   e.cfg.Annotations,
 			onWrite:       func(at time.Time) { e.notify(Event{Kind: Renewed, Term: term, At: at}) },
 		},
 		LeaseDuration:   e.cfg.LeaseDuration,

@@ -130,6 +130,7 @@ type leaseLock struct {
 	observer      Observer // may be nil
 	watched       *watched // nil: no watch, always read the API server
 	heard         func(ok bool)
+	annotations   func() map[string]string // Config.Annotations; may be nil
 
 	mu    sync.Mutex // guards lease
 	lease *coordinationv1.Lease
@@ -220,10 +221,12 @@ func answered(err error) bool {
 
 func (l *leaseLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	start := l.now()
-	lease, err := l.client.Leases(l.meta.Namespace).Create(ctx, &coordinationv1.Lease{
+	next := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: l.meta.Name, Namespace: l.meta.Namespace, Labels: l.meta.Labels},
 		Spec:       resourcelock.LeaderElectionRecordToLeaseSpec(&ler),
-	}, metav1.CreateOptions{})
+	}
+	l.annotate(next, ler)
+	lease, err := l.client.Leases(l.meta.Namespace).Create(ctx, next, metav1.CreateOptions{})
 	l.observe(start, err)
 	l.hear(err)
 	if err != nil {
@@ -243,6 +246,7 @@ func (l *leaseLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	}
 	next := cur.DeepCopy()
 	next.Spec = resourcelock.LeaderElectionRecordToLeaseSpec(&ler)
+	l.annotate(next, ler)
 	start := l.now()
 	lease, err := l.client.Leases(l.meta.Namespace).Update(ctx, next, metav1.UpdateOptions{})
 	if ler.HolderIdentity == l.identity { // not the release
@@ -275,5 +279,23 @@ func (l *leaseLock) wrote(start time.Time, lease *coordinationv1.Lease) {
 	l.obs.see(lease)
 	if h := lease.Spec.HolderIdentity; h != nil && *h == l.identity && l.onWrite != nil {
 		l.onWrite(start)
+	}
+}
+
+// annotate sets Config.Annotations on a write that names this node.
+func (l *leaseLock) annotate(lease *coordinationv1.Lease, ler resourcelock.LeaderElectionRecord) {
+	if l.annotations == nil || ler.HolderIdentity != l.identity {
+		return
+	}
+	for k, v := range l.annotations() {
+		switch {
+		case v != "":
+			if lease.Annotations == nil {
+				lease.Annotations = map[string]string{}
+			}
+			lease.Annotations[k] = v
+		case lease.Annotations != nil:
+			delete(lease.Annotations, k)
+		}
 	}
 }
