@@ -150,3 +150,32 @@ func stateOf(a *netlink.LinkAttrs) linkState {
 	}
 	return linkState{up: true}
 }
+
+// WatchLink reports the state of the link called name — up, or why not —
+// once it is known and on every change, until ctx ends; it returns once it
+// has stopped. A missing link is down ("not found"). It reads the link
+// the way the link check does, in the caller's network namespace. report
+// is called from WatchLink's goroutine.
+func WatchLink(ctx context.Context, name string, report func(up bool, why string), log *slog.Logger) {
+	w := &netlinkWatcher{ns: netns.None(), log: log}
+	out := make(chan linkState)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.watch(ctx, name, out)
+	}()
+	var last *linkState
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case st := <-out:
+			if last != nil && *last == st {
+				continue // a repeat
+			}
+			last = &st
+			report(st.up, st.detail)
+		}
+	}
+}
