@@ -56,9 +56,9 @@ func TestNewDaemonAPIServerCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// binder, announcer, watchdog, guard, prober, claims, sdnotify, the
-	// API server check, Events, the witness
-	if got, want := len(d.components), 10; got != want {
+	// binder, announcer, watchdog, guard, prober, claims, links,
+	// sdnotify, the API server check, Events, the witness
+	if got, want := len(d.components), 11; got != want {
 		t.Errorf("%d components, want %d", got, want)
 	}
 

@@ -23,6 +23,7 @@ import (
 	"github.com/vipkeeper/vipkeeper/pkg/health"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
+	"github.com/vipkeeper/vipkeeper/pkg/links"
 	"github.com/vipkeeper/vipkeeper/pkg/metrics"
 	"github.com/vipkeeper/vipkeeper/pkg/sdnotify"
 	"github.com/vipkeeper/vipkeeper/pkg/version"
@@ -62,6 +63,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	binder := vip.New(vip.Config{Interface: cfg.Interface, ReconcileInterval: cfg.ReconcileInterval, OnRestored: to.keeper.Restored}, log)
 	ann := announce.New(announce.Config{Interface: cfg.Interface, RefreshInterval: cfg.AnnounceRefresh}, log)
 	grd := guard.New(guard.Config{Interface: cfg.Interface}, log)
+	lk := newLinks(cfg, to, binder, ann, grd, log)
 	prober, err := health.New(obs.healthConfig(cfg.Health), to.health, log)
 	if err != nil {
 		return nil, flagError(cfg, err)
@@ -80,7 +82,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 	var svcComponents []func(context.Context) error
 	var draining []func()
 	if cfg.Services {
-		svc, nodeLease, err := newServices(cfg, conn, to, grd, obs.metrics, heard, log)
+		svc, nodeLease, err := newServices(cfg, conn, to, lk, obs.metrics, heard, log)
 		if err != nil {
 			return nil, err
 		}
@@ -89,12 +91,12 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		draining = append(draining, to.services.Drain)
 	}
 	wd = watchdog.New(watchdogConfig(cfg), conn.Readyz, outage, log)
-	k := keeper.New(keeperConfig(cfg), keeper.Deps{Binder: binder, Announcer: ann, Election: el, Guard: guardAdapter{grd},
+	k := keeper.New(keeperConfig(cfg), keeper.Deps{Binder: lk, Announcer: lk, Election: el, Guard: guardAdapter{lk},
 		Elect: obs.elect(el.Start), Observer: obs.observer()}, to.keeper, log.With("lease", cfg.LeaseNamespace+"/"+cfg.LeaseName))
 	if err := obs.watch(to.keeper, wd, ann, grd); err != nil {
 		return nil, err
 	}
-	wit, err := newWitness(cfg, to, obs.metrics, log)
+	wit, err := newWitness(cfg, to, lk, obs.metrics, log)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +112,7 @@ func newDaemon(cfg *config.Config, logOut io.Writer) (*daemon, error) {
 		"lease", cfg.LeaseNamespace+"/"+cfg.LeaseName, "lease_duration", cfg.LeaseDuration,
 		"renew_deadline", cfg.RenewDeadline, "retry_period", cfg.RetryPeriod)
 	components := []func(context.Context) error{
-		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start, to.forwardClaims(grd.Claims()),
+		binder.Start, ann.Start, wd.Start, grd.Start, prober.Start, to.forwardClaims(grd.Claims()), lk.Start,
 		sdnotify.New(to.keeper.Ping, log).Start, // READY=1 and WATCHDOG=1 under systemd
 	}
 	if local != nil {
@@ -140,21 +142,20 @@ func newAPIServerCheck(cfg *config.Config, to reports, log *slog.Logger) (*apich
 }
 
 // newWitness builds the witness on the VIP's interface (--witness peers):
-// its evidence goes to both loops, its figures to the metrics. It returns
-// the component to start, none with --witness none.
-func newWitness(cfg *config.Config, to reports, m *metrics.Metrics, log *slog.Logger) ([]func(context.Context) error, error) {
+// its evidence goes to the keeper and, with the other planes' (pkg/links),
+// to the services loop; its figures to the metrics. It returns the
+// component to start, none with --witness none.
+func newWitness(cfg *config.Config, to reports, lk *links.Links, m *metrics.Metrics, log *slog.Logger) ([]func(context.Context) error, error) {
 	if cfg.Witness != "peers" {
 		return nil, nil
 	}
-	interval, window := cfg.WitnessTiming()
-	if window == 0 {
-		// --api-outage release: nobody rides, but the peers may: keep
-		// beaconing, and count the live peers over the same window.
-		window = 6 * interval
+	report := []func(time.Time){to.keeper.Witness}
+	if to.services != nil {
+		report = append(report, lk.Heard(cfg.Interface))
 	}
-	w := witness.New(witness.Config{Interface: cfg.Interface, Group: cfg.LeaseNamespace + "/" + cfg.LeaseName,
-		Node: cfg.NodeName, Interval: interval, Window: window, Report: to.witness()}, log)
-	if err := m.AddWitness(metrics.Witness{Peers: w.Peers, Heard: w.Heard, Window: window}); err != nil {
+	wc := witnessConfig(cfg, cfg.Interface, report)
+	w := witness.New(wc, log)
+	if err := m.AddWitness(metrics.Witness{Peers: w.Peers, Heard: w.Heard, Window: wc.Window}); err != nil {
 		return nil, err
 	}
 	return []func(context.Context) error{w.Start}, nil
@@ -219,7 +220,14 @@ func logFindings(log *slog.Logger, findings []doctor.Finding) {
 
 // guardAdapter gives the keeper the guard's answers as the MACs of hosts
 // that say they hold the VIP.
-type guardAdapter struct{ g *guard.Guard }
+type guardAdapter struct{ g claimProber }
+
+// claimProber watches for claims and probes (pkg/guard, per interface
+// through pkg/links).
+type claimProber interface {
+	Watch(addrs []netip.Addr)
+	Probe(ctx context.Context, addrs []netip.Addr, wait time.Duration) ([]guard.Claim, error)
+}
 
 func (a guardAdapter) Watch(addrs []netip.Addr) { a.g.Watch(addrs) }
 
@@ -235,7 +243,7 @@ func (a guardAdapter) Probe(ctx context.Context, addrs []netip.Addr, wait time.D
 // probeAnswers probes addrs and keeps the answers of hosts that say they
 // hold an address. Another node's probe at the same moment is not an
 // answer: it does not hold the address either.
-func probeAnswers(ctx context.Context, g *guard.Guard, addrs []netip.Addr, wait time.Duration) ([]guard.Claim, error) {
+func probeAnswers(ctx context.Context, g claimProber, addrs []netip.Addr, wait time.Duration) ([]guard.Claim, error) {
 	claims, err := g.Probe(ctx, addrs, wait)
 	return slices.DeleteFunc(claims, func(c guard.Claim) bool { return c.Kind == guard.KindProbe }), err
 }

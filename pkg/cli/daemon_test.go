@@ -66,14 +66,14 @@ func TestNewDaemon(t *testing.T) {
 		wantLogged    string
 		wantNotLogged string
 	}{
-		// binder, announcer, watchdog, guard, prober, claims, sdnotify, Events, witness
-		{name: "control plane", args: base, wantParts: 9, wantNotLogged: "deadlocks"},
-		{name: "no witness", args: append(base[:len(base):len(base)], "--witness", "none"), wantParts: 8},
+		// binder, announcer, watchdog, guard, prober, claims, links, sdnotify, Events, witness
+		{name: "control plane", args: base, wantParts: 10, wantNotLogged: "deadlocks"},
+		{name: "no witness", args: append(base[:len(base):len(base)], "--witness", "none"), wantParts: 9},
 		{name: "services", args: append(base[:len(base):len(base)], "--services", "--services-pool", "pool=default;addresses=203.0.113.0/24"),
-			wantParts: 10, wantDraining: 1},
+			wantParts: 11, wantDraining: 1},
 		{name: "kubeconfig names the VIP", args: []string{"--vip", "192.0.2.100", "--interface", iface, "--node-name", "n1",
 			"--metrics-addr", "", "--kubeconfig", writeKubeconfig(t, "https://192.0.2.100:6443", nil)},
-			wantParts: 9, wantLogged: "the election deadlocks once the holder is gone"},
+			wantParts: 10, wantLogged: "the election deadlocks once the holder is gone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

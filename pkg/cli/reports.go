@@ -62,16 +62,6 @@ func (r reports) apiReachable() []func(up bool) {
 	return to
 }
 
-// witness are those told the latest instant a peer was heard on the
-// VIP's link: the loops whose rides need it.
-func (r reports) witness() []func(heard time.Time) {
-	to := []func(time.Time){r.keeper.Witness}
-	if r.services != nil {
-		to = append(to, r.services.Witness)
-	}
-	return to
-}
-
 // witnessWindow is how recent the witness's evidence must be for a ride
 // to go on: zero (none needed) with --witness none or --api-outage
 // release.

@@ -8,9 +8,9 @@ import (
 
 	"github.com/vipkeeper/vipkeeper/pkg/config"
 	"github.com/vipkeeper/vipkeeper/pkg/election"
-	"github.com/vipkeeper/vipkeeper/pkg/guard"
 	"github.com/vipkeeper/vipkeeper/pkg/keeper"
 	"github.com/vipkeeper/vipkeeper/pkg/kube"
+	"github.com/vipkeeper/vipkeeper/pkg/links"
 	"github.com/vipkeeper/vipkeeper/pkg/services"
 	"github.com/vipkeeper/vipkeeper/pkg/services/ipam"
 	"github.com/vipkeeper/vipkeeper/pkg/vip"
@@ -19,7 +19,7 @@ import (
 // newServices wires services mode: this node's own Lease and the
 // controller. Both report to the services loop's inbox; the controller
 // hands the addresses it may bind to the keeper's.
-func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Guard, obs services.Observer,
+func newServices(cfg *config.Config, conn *kube.Conn, to reports, lk *links.Links, obs services.Observer,
 	heard func(ok bool), log *slog.Logger) (*services.Controller, *election.Elector, error) {
 	own, err := vip.ForeignAddrs(cfg.Interface)
 	if err != nil {
@@ -34,7 +34,9 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		RenewDeadline:  cfg.RenewDeadline,
 		RetryPeriod:    cfg.RetryPeriod,
 		Labels:         map[string]string{services.LabelRole: services.RoleNode},
-		Heard:          heard,
+		// The pool interfaces that are down ride on the renewals.
+		Annotations: to.services.NodeLeaseAnnotations,
+		Heard:       heard,
 	}, conn.Leases.CoordinationV1(), conn.Watch.CoordinationV1(), to.services.NodeLeaseEvent,
 		log.With("lease", cfg.ServicesLeaseNamespace()+"/"+lease))
 	ctrl, err := services.New(services.Config{
@@ -62,7 +64,8 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 		PoolWrites:    conn.Services.PoolWrites,
 		PoolInformers: conn.Services.PoolInformers,
 		Binder:        to.keeper,
-		Prober:        serviceProber{grd},
+		Prober:        serviceProber{lk},
+		Links:         lk,
 		NodeLease:     nodeLease,
 		Observer:      obs,
 	}, to.services, log)
@@ -74,7 +77,7 @@ func newServices(cfg *config.Config, conn *kube.Conn, to reports, grd *guard.Gua
 
 // serviceProber gives the controller the addresses another host still
 // answers for.
-type serviceProber struct{ g *guard.Guard }
+type serviceProber struct{ g claimProber }
 
 func (p serviceProber) Probe(ctx context.Context, addrs []netip.Addr, wait time.Duration) ([]netip.Addr, error) {
 	answers, err := probeAnswers(ctx, p.g, addrs, wait)

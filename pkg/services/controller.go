@@ -129,6 +129,10 @@ type Deps struct {
 	PoolWrites, PoolInformers dynamic.Interface
 	// Observer, if not nil, is told what the controller holds.
 	Observer Observer
+	// Links, if not nil, carries the addresses of pools that name an
+	// interface (pkg/links); without it every address is on the
+	// default interface.
+	Links links
 }
 
 // Observer is told the controller's figures after every pass (metrics).
@@ -165,6 +169,10 @@ type Controller struct {
 	// (placement.go).
 	poolSelectors map[string]labels.Selector
 	poolPreferred map[string][]string // the preferred nodes of the pools that name some
+	// poolIfaces: the interfaces of the pools that name one, and the
+	// list of them (ifaces.go).
+	poolIfaces    map[string]string
+	poolIfaceList []string
 	// transform runs on every object the informers store (trim); tests
 	// whose fake API shares objects between watchers copy first.
 	transform func(any) (any, error)

@@ -29,6 +29,9 @@ type fakeNodeLease struct {
 	node   string
 	notify func(election.Event)
 	period time.Duration
+	// annotations, if not nil, are set on every write, as
+	// election.Config.Annotations are.
+	annotations func() map[string]string
 
 	mu        sync.Mutex
 	candidate bool
@@ -60,6 +63,14 @@ func (l *fakeNodeLease) Start(ctx context.Context) error {
 				ResourceVersion: at.Format(time.RFC3339Nano)},
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder)},
 		}
+		if l.annotations != nil && cand {
+			lease.Annotations = map[string]string{}
+			for k, v := range l.annotations() {
+				if v != "" {
+					lease.Annotations[k] = v
+				}
+			}
+		}
 		_, err := leases.Update(context.WithoutCancel(ctx), lease, metav1.UpdateOptions{})
 		if apierrors.IsNotFound(err) {
 			_, err = leases.Create(context.WithoutCancel(ctx), lease, metav1.CreateOptions{})
@@ -83,6 +94,7 @@ type node struct {
 	name   string
 	ctrl   *Controller
 	binder *fakeBinder
+	links  *fakeLinks
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -97,7 +109,7 @@ func startNode(t *testing.T, client kubernetes.Interface, name string, defaultCl
 // startNodeWith is startNode with the configuration changed by tweak.
 func startNodeWith(t *testing.T, client kubernetes.Interface, name string, tweak func(*Config)) *node {
 	t.Helper()
-	n := &node{name: name, binder: &fakeBinder{}, done: make(chan error, 1)}
+	n := &node{name: name, binder: &fakeBinder{}, links: &fakeLinks{}, done: make(chan error, 1)}
 	lease := &fakeNodeLease{client: client, node: name, period: 100 * time.Millisecond}
 	cfg := Config{
 		Node: name, Namespace: ns, Pools: testPools,
@@ -105,11 +117,11 @@ func startNodeWith(t *testing.T, client kubernetes.Interface, name string, tweak
 		Healthy: true,
 	}
 	tweak(&cfg)
-	ctrl, err := New(cfg, Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease}, nil, slog.New(slog.DiscardHandler))
+	ctrl, err := New(cfg, Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease, Links: n.links}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lease.notify = ctrl.NodeLeaseEvent
+	lease.notify, lease.annotations = ctrl.NodeLeaseEvent, ctrl.NodeLeaseAnnotations
 	// The fake clientset hands one object to every watcher; a real watch
 	// decodes its own.
 	ctrl.transform = func(o any) (any, error) {

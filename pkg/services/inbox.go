@@ -2,6 +2,7 @@ package services
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/vipkeeper/vipkeeper/internal/mailbox"
@@ -16,6 +17,9 @@ import (
 // has ended.
 type Inbox struct {
 	box *mailbox.Box[event] // closed when the loop ends
+	// published is what the node Lease's writes publish of the pool
+	// interfaces (NodeLeaseAnnotations); the loop stores it.
+	published atomic.Pointer[string]
 }
 
 // NewInbox returns an empty Inbox.

@@ -3,6 +3,7 @@ package services
 import (
 	"cmp"
 	"context"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -140,6 +141,7 @@ func (c *Controller) decide(now time.Time) plan {
 	items = append(items, owner.Item{Key: AllocatorKey, Wanted: true, Claim: c.claimOf(AllocatorKey)})
 	wanted := map[string]bool{AllocatorKey: true}
 	var nodeLabels map[string]labels.Set // read once per pass, if a pool needs them
+	var candidates []string              // the live nodes, if a pool's interface needs them
 	for _, a := range addrs {
 		key := a.String()
 		wanted[key] = true
@@ -150,6 +152,12 @@ func (c *Controller) decide(now time.Time) plan {
 				nodeLabels = c.nodeLabels()
 			}
 			restricted, eligible = true, selectNodes(sel, nodeLabels, restricted, eligible)
+		}
+		if iface := c.ifaceOf(a); iface != "" {
+			if candidates == nil {
+				candidates = slices.Sorted(maps.Keys(fresh))
+			}
+			restricted, eligible = true, linkNodes(iface, c.linkDown, restricted, eligible, candidates)
 		}
 		items = append(items, owner.Item{Key: key, Wanted: true, Restricted: restricted, Eligible: eligible,
 			Preferred: preferred, Claim: c.claimOf(key)})
@@ -233,6 +241,7 @@ func (c *Controller) decide(now time.Time) plan {
 func (c *Controller) apply(ctx context.Context, p plan) {
 	st := &c.st
 	st.byAddr = p.byAddr
+	c.route(p.byAddr)
 	for _, a := range p.reset {
 		if ks := st.keys[a.String()]; ks != nil {
 			ks.resetProbe()

@@ -82,6 +82,7 @@ func (c *Controller) reloadPools() {
 	compiled := pools.Compile(c.poolObjects(), c.cfg.Exclusions...)
 	st.verdicts = compiled.Verdicts
 	c.poolSelectors, c.poolPreferred = compiled.Selectors, compiled.Preferred
+	c.setPoolIfaces(compiled.Interfaces)
 	if slices.EqualFunc(compiled.Specs, c.poolSpecs, samePoolSpec) {
 		return
 	}

@@ -48,6 +48,14 @@ type state struct {
 	poolsDiffer bool // this node's flag pools differ from the allocator's (checkPools)
 	verdicts    map[string]pools.Verdict
 	poolWrites  map[string]*poolWrite
+
+	// Interface per pool (ifaces.go): this node's links by interface
+	// (absent: not reported yet), and the routes the links were given.
+	linksUp map[string]bool
+	routed  map[netip.Addr]string
+	// ownLinksDown: what our own node Lease says (AnnotationLinksDown);
+	// nil until we have seen it.
+	ownLinksDown *[]string
 }
 
 func newState(rules tenure.Config, healthy bool) state {
@@ -58,6 +66,7 @@ func newState(rules tenure.Config, healthy bool) state {
 		svcs:   map[string]*svcState{},
 
 		poolWrites: map[string]*poolWrite{},
+		linksUp:    map[string]bool{},
 	}
 }
 
@@ -103,6 +112,9 @@ type peerState struct {
 	// a live node.
 	verified string
 	checking bool // a quorum read is under way
+	// linksDown: the pool interfaces its Lease says are down
+	// (AnnotationLinksDown).
+	linksDown []string
 }
 
 // svcState is what the allocator and the status writer know of one
@@ -247,7 +259,13 @@ func (e leaseEvent) apply(c *Controller) {
 	st := &c.st
 	if node, ok := nodeOf(e.lease); ok {
 		if node == c.cfg.Node {
-			return // our own: the node Lease's events tell us more
+			// Our own: the node Lease's events tell us more, but what
+			// it publishes is read from here, as every peer reads it.
+			if !e.deleted {
+				down := parseLinksDown(e.lease.Annotations[AnnotationLinksDown])
+				st.ownLinksDown = &down
+			}
+			return
 		}
 		p := st.peer(node)
 		if e.deleted {
@@ -260,6 +278,7 @@ func (e leaseEvent) apply(c *Controller) {
 		}
 		if !p.seen || p.rv != e.lease.ResourceVersion {
 			p.seen, p.rv, p.holder, p.changed = true, e.lease.ResourceVersion, holder, c.now()
+			p.linksDown = parseLinksDown(e.lease.Annotations[AnnotationLinksDown])
 		}
 		return
 	}
