@@ -69,13 +69,17 @@ type Links struct {
 
 	mu      sync.Mutex
 	planes  map[string]*Plane
-	routes  map[netip.Addr]string   // addresses not on the default interface
-	holding map[string]bool         // interfaces whose binder holds addresses
-	heard   map[string]time.Time    // the latest instant a peer was heard, by interface
-	sent    time.Time               // the last aggregate reported
-	watched map[string]bool         // interfaces whose links are watched
-	pending []func(context.Context) // what Start has yet to run
-	wake    chan struct{}           // pending grew; capacity 1
+	routes  map[netip.Addr]string // addresses not on the default interface
+	holding map[string]bool       // interfaces whose binder holds addresses
+	heard   map[string]time.Time  // the latest instant a peer was heard, by interface
+	sent    time.Time             // the last aggregate reported
+	watched map[string]bool       // interfaces whose links are watched
+	// What the announcers and guards were last given, and on which
+	// interface each address went: Set moves them when a route changed.
+	announced, guarded []netip.Addr
+	sentTo             map[netip.Addr]string
+	pending            []func(context.Context) // what Start has yet to run
+	wake               chan struct{}           // pending grew; capacity 1
 }
 
 // New returns Links over the default plane; it starts nothing.
@@ -88,6 +92,7 @@ func New(cfg Config, log *slog.Logger) *Links {
 		holding: map[string]bool{},
 		heard:   map[string]time.Time{},
 		watched: map[string]bool{},
+		sentTo:  map[netip.Addr]string{},
 		wake:    make(chan struct{}, 1),
 	}
 }
@@ -192,7 +197,30 @@ func (l *Links) Set(ctx context.Context, want []vip.Want) ([]netip.Addr, error) 
 		}
 	}
 	l.report()
+	l.follow()
 	return added, errors.Join(errs...)
+}
+
+// follow moves what the announcers and guards were given to the
+// interfaces the routes now name, if any moved: a pool whose interface
+// changed while its addresses stay bound. The moved addresses get a
+// takeover burst on their new link.
+func (l *Links) follow() {
+	l.mu.Lock()
+	var moved []netip.Addr
+	for _, a := range l.announced {
+		if l.routeLocked(a) != l.sentTo[a] {
+			moved = append(moved, a)
+		}
+	}
+	announced, guarded := l.announced, l.guarded
+	l.mu.Unlock()
+	if len(moved) == 0 {
+		return
+	}
+	l.log.Info("addresses moved to another interface", "addrs", moved)
+	l.Announce(announced, moved)
+	l.Watch(guarded)
 }
 
 // Announce hands every plane's announcer its share of addrs and fresh.
@@ -200,6 +228,13 @@ func (l *Links) Announce(addrs, fresh []netip.Addr) {
 	l.mu.Lock()
 	all, burst := l.split(addrs), l.split(fresh)
 	planes := planesFor(l, all)
+	l.announced = slices.Clone(addrs)
+	clear(l.sentTo)
+	for i, as := range all {
+		for _, a := range as {
+			l.sentTo[a] = i
+		}
+	}
 	l.mu.Unlock()
 	for i, p := range planes {
 		p.Announcer.Announce(all[i], burst[i])
@@ -211,6 +246,7 @@ func (l *Links) Watch(addrs []netip.Addr) {
 	l.mu.Lock()
 	all := l.split(addrs)
 	planes := planesFor(l, all)
+	l.guarded = slices.Clone(addrs)
 	l.mu.Unlock()
 	for i, p := range planes {
 		p.Guard.Watch(all[i])

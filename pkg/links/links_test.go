@@ -268,3 +268,37 @@ func TestUseWatchesEveryLinkOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSetFollowsAMovedRoute: when an announced address's route changes
+// (its pool's interface was edited) the next Set moves its announcements
+// and its guard to the new interface, with a takeover burst there.
+func TestSetFollowsAMovedRoute(t *testing.T) {
+	l, def, others, _ := newLinks()
+	ctx := context.Background()
+	if _, err := l.Set(ctx, wants(a1, a2)); err != nil {
+		t.Fatal(err)
+	}
+	l.Announce([]netip.Addr{a1, a2}, []netip.Addr{a1, a2})
+	l.Watch([]netip.Addr{a1, a2})
+	l.Route(map[netip.Addr]string{a2: "eth1"})
+	if _, err := l.Set(ctx, wants(a1, a2)); err != nil {
+		t.Fatal(err)
+	}
+	eq := cmp.Comparer(func(x, y netip.Addr) bool { return x == y })
+	if diff := cmp.Diff([][2][]netip.Addr{{{a1, a2}, {a1, a2}}, {{a1}, nil}}, def.announce, eq); diff != "" {
+		t.Errorf("eth0's announcer (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([][2][]netip.Addr{{{a2}, {a2}}}, others["eth1"].announce, eq); diff != "" {
+		t.Errorf("eth1's announcer (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]netip.Addr{a2}, others["eth1"].watched, eq); diff != "" {
+		t.Errorf("eth1's guard (-want +got):\n%s", diff)
+	}
+	// Nothing moved since: no more announcements.
+	if _, err := l.Set(ctx, wants(a1, a2)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(def.announce) + len(others["eth1"].announce); n != 3 {
+		t.Errorf("%d announcements; want 3", n)
+	}
+}
