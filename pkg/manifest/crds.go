@@ -126,7 +126,7 @@ spec:
 													items: {type: string, maxLength: 63}
 							interface:
 								type: string
-								description: Reserved for placement per pool; this version refuses a pool that sets it.
+								description: The link that carries the pool's addresses on every node (default the daemon's --interface); a node where it is down or missing does not announce them.
 								maxLength: 15
 								pattern: '^[^/\s:]+$'
 							preferredNodes:
