@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -103,157 +101,6 @@ func checkIfaces(t *testing.T, l *lab.Lab, addrs []netip.Addr, iface map[netip.A
 	return out
 }
 
-// waitLinksDown waits until node's node Lease carries want in
-// lab.AnnotationLinksDown ("" for absent or empty), returns when it first
-// read it, and checks that node still holds its Lease.
-func waitLinksDown(t *testing.T, l *lab.Lab, node, want string, timeout time.Duration) time.Time {
-	t.Helper()
-	var down, holder string
-	var err error
-	if !lab.WaitFor(timeout, func() bool {
-		down, holder, err = l.LinksDown(node)
-		return err == nil && down == want
-	}) {
-		t.Fatalf("node Lease of %s: %s = %q after %v (%v); want %q", node, lab.AnnotationLinksDown, down, timeout, err, want)
-	}
-	if holder != node {
-		t.Errorf("node Lease of %s held by %q; want %s", node, holder, node)
-	}
-	return time.Now()
-}
-
-// ifaceTrace is what traceIface saw: addresses that must move, moving off
-// a victim, and the others staying put.
-type ifaceTrace struct {
-	moved    map[netip.Addr]time.Duration // fault → first sample on one other node
-	samples  int
-	nOverlap int
-	overlaps []string // examples: an address on two interfaces at once
-	nStray   int
-	strays   []string // examples: on a wrong interface, or on the node never
-	nStayed  int
-	stayed   []string // examples: an address that had to stay and did not
-	last     map[netip.Addr][]lab.Placement
-}
-
-// traceIface samples where addrs are bound every ownerSampleEvery from
-// fault until each address before puts on victim and move says must move
-// is on one other node, then settle more, or until timeout. Placements on
-// a down interface count (a live daemon must unbind from a
-// link it leaves; a crashed one cannot) only if anyState. Every address must be on
-// iface[addr] only, and never on node never; the addresses that do not
-// move must stay on their node.
-func traceIface(t *testing.T, l *lab.Lab, addrs []netip.Addr, before map[netip.Addr]string, iface map[netip.Addr]string,
-	victim, never string, anyState bool, fault time.Time, timeout time.Duration) *ifaceTrace {
-	t.Helper()
-	const keep = 5 // examples kept of each kind
-	tr := &ifaceTrace{moved: map[netip.Addr]time.Duration{}}
-	expect := 0
-	for _, a := range addrs {
-		if before[a] == victim && iface[a] == lab.SecondInterface {
-			expect++
-		}
-	}
-	var allAt time.Time
-	for deadline := fault.Add(timeout); ; time.Sleep(ownerSampleEvery) {
-		now := time.Now()
-		if now.After(deadline) || !allAt.IsZero() && now.Sub(allAt) > settle {
-			return tr
-		}
-		placed, err := l.PlacementsOf(addrs)
-		if err != nil {
-			t.Fatalf("placements: %v", err)
-		}
-		since := now.Sub(fault)
-		tr.samples++
-		tr.last = placed
-		for _, a := range addrs {
-			var ps []lab.Placement
-			for _, p := range placed[a] {
-				if anyState || p.Up {
-					ps = append(ps, p)
-				}
-			}
-			if len(ps) > 1 {
-				if tr.nOverlap++; len(tr.overlaps) < keep {
-					tr.overlaps = append(tr.overlaps, fmt.Sprintf("%s on %v at +%.3fs", a, ps, since.Seconds()))
-				}
-			}
-			for _, p := range ps {
-				if p.Iface != iface[a] || p.Node == never {
-					if tr.nStray++; len(tr.strays) < keep {
-						tr.strays = append(tr.strays, fmt.Sprintf("%s on %s at +%.3fs", a, p, since.Seconds()))
-					}
-				}
-			}
-			mustMove := before[a] == victim && iface[a] == lab.SecondInterface
-			switch {
-			case mustMove:
-				if _, done := tr.moved[a]; !done && len(ps) == 1 && ps[0].Node != victim {
-					tr.moved[a] = since
-				}
-			case len(ps) != 1 || ps[0].Node != before[a]:
-				if tr.nStayed++; len(tr.stayed) < keep {
-					tr.stayed = append(tr.stayed, fmt.Sprintf("%s: %s → %v at +%.3fs", a, before[a], ps, since.Seconds()))
-				}
-			}
-		}
-		if allAt.IsZero() && len(tr.moved) == expect {
-			allAt = now
-		}
-	}
-}
-
-// movedSummary is "addr N ms" of every address that moved, in address order.
-func (tr *ifaceTrace) movedSummary() string {
-	var out []string
-	for _, a := range slices.SortedFunc(maps.Keys(tr.moved), netip.Addr.Compare) {
-		out = append(out, fmt.Sprintf("%s %d ms", a, tr.moved[a].Milliseconds()))
-	}
-	if len(out) == 0 {
-		return "none"
-	}
-	return strings.Join(out, ", ")
-}
-
-// check fails t on what traceIface must never see, and unless every
-// address that had to move did within bound.
-func (tr *ifaceTrace) check(t *testing.T, addrs []netip.Addr, before map[netip.Addr]string, iface map[netip.Addr]string, victim string, bound time.Duration) {
-	t.Helper()
-	for _, a := range addrs {
-		if before[a] != victim || iface[a] != lab.SecondInterface {
-			continue
-		}
-		if d, ok := tr.moved[a]; !ok || d > bound {
-			t.Errorf("%s: moved %v after %v; want it off %s within %v (last %v)", a, ok, d.Round(time.Millisecond), victim, bound, tr.last[a])
-		}
-	}
-	if tr.nOverlap > 0 {
-		t.Errorf("%d samples with an address on two interfaces; want none: %s", tr.nOverlap, strings.Join(tr.overlaps, "; "))
-	}
-	if tr.nStray > 0 {
-		t.Errorf("%d samples with an address on a wrong interface or node: %s", tr.nStray, strings.Join(tr.strays, "; "))
-	}
-	if tr.nStayed > 0 {
-		t.Errorf("%d samples with an address that had to stay elsewhere: %s", tr.nStayed, strings.Join(tr.stayed, "; "))
-	}
-}
-
-// waitServedBy waits until the second client is served from addr by
-// node, and returns how long after since that was.
-func waitServedBy(t *testing.T, l *lab.Lab, addr netip.Addr, node string, since time.Time, timeout time.Duration) time.Duration {
-	t.Helper()
-	var who string
-	var err error
-	if !lab.WaitFor(timeout, func() bool {
-		who, err = l.ServedOnLink2(addr, 200*time.Millisecond)
-		return err == nil && who == node
-	}) {
-		t.Fatalf("second client: %s served by %q (%v) after %v; want %s", addr, who, err, timeout, node)
-	}
-	return time.Since(since)
-}
-
 // TestServicesPoolInterface: a pool with spec.interface binds its
 // addresses on that interface of the announcing node (lab.SecondInterface,
 // a segment of its own), never on eth0, and the client there reaches them;
@@ -302,30 +149,31 @@ func TestServicesPoolInterface(t *testing.T) {
 	pids := l.PIDs()
 
 	// eth1 down on the announcer of store[0].
+	probes := map[netip.Addr]func() (string, time.Duration, error){}
 	fault := time.Now()
+	for _, a := range store {
+		if before[a] == victim {
+			probes[a] = servedAway(l, a, victim, fault, crashBound+10*time.Second)
+		}
+	}
+	linksDown := watchLinksDown(l, victim, lab.SecondInterface, fault, linksDownBound)
 	l.Link2Down(vi)
 	tr := traceIface(t, l, all, before, iface, victim, "", true, fault, crashBound+10*time.Second)
 	took := tr.movedSummary()
 	t.Logf("%s down on %s: moved %s; %d samples", lab.SecondInterface, victim, took, tr.samples)
 	tr.check(t, all, before, iface, victim, crashBound)
 	after := waitBoundOnce(t, l, all, serviceUp)
-	for _, a := range store {
-		if before[a] != victim {
-			continue
-		}
-		d := waitServedBy(t, l, a, after[a], fault, 10*time.Second)
-		t.Logf("second client served %s by %s %d ms after the fault (its neighbour cache outlives the test: an announcement on %s moved it)",
-			a, after[a], d.Milliseconds(), lab.SecondInterface)
-	}
-	at := waitLinksDown(t, l, victim, lab.SecondInterface, linksDownBound)
-	t.Logf("%s's node Lease names %s down (read %d ms after the fault)", victim, lab.SecondInterface, at.Sub(fault).Milliseconds())
+	checkServedAway(t, probes, after, crashBound)
+	d := waitLinksDown(t, victim, linksDown)
+	t.Logf("%s's node Lease names %s down %d ms after the fault, and %s still holds it", victim, lab.SecondInterface, d.Milliseconds(), victim)
 
 	// Back up: the annotation clears; the addresses stay where they are
 	// or come back, each on one node's eth1.
 	upAt := time.Now()
+	linksUp := watchLinksDown(l, victim, "", upAt, linksDownBound)
 	l.Link2Up(vi)
-	at = waitLinksDown(t, l, victim, "", linksDownBound)
-	t.Logf("%s back up on %s: annotation cleared (read %d ms after)", lab.SecondInterface, victim, at.Sub(upAt).Milliseconds())
+	d = waitLinksDown(t, victim, linksUp)
+	t.Logf("%s back up on %s: annotation cleared %d ms after", lab.SecondInterface, victim, d.Milliseconds())
 	final := waitBoundOnce(t, l, all, serviceUp)
 	checkIfaces(t, l, all, iface)
 	for _, a := range web {
@@ -368,7 +216,7 @@ func TestServicesPoolInterfaceMissing(t *testing.T) {
 			t.Errorf("second client: %s served by %q; bound on %s", a, who, before[a])
 		}
 	}
-	waitLinksDown(t, l, never, lab.SecondInterface, linksDownBound)
+	waitLinksDown(t, never, watchLinksDown(l, never, lab.SecondInterface, time.Now(), linksDownBound))
 	t.Logf("bound: %v; %s's node Lease names %s down", before, never, lab.SecondInterface)
 	for i := range 2 {
 		if down, _, err := l.LinksDown(l.NodeName(i)); err != nil || down != "" {
@@ -382,7 +230,13 @@ func TestServicesPoolInterfaceMissing(t *testing.T) {
 		t.Fatalf("%s announces %s without %s", never, store[0], lab.SecondInterface)
 	}
 	survivor := l.NodeName(1 - vi)
+	probes := map[netip.Addr]func() (string, time.Duration, error){}
 	fault := time.Now()
+	for _, a := range store {
+		if before[a] == victim {
+			probes[a] = servedAway(l, a, victim, fault, crashBound+10*time.Second)
+		}
+	}
 	l.KillNode(vi, syscall.SIGKILL)
 	l.WaitNodeExit(vi, 5*time.Second)
 	l.Link2Down(vi)
@@ -390,9 +244,11 @@ func TestServicesPoolInterfaceMissing(t *testing.T) {
 	took := tr.movedSummary()
 	t.Logf("%s killed: moved %s; %d samples", victim, took, tr.samples)
 	tr.check(t, store, before, iface, victim, crashBound+2*time.Second) // +2 s: the kill and unplugging come first
+	checkServedAway(t, probes, map[netip.Addr]string{store[0]: survivor, store[1]: survivor}, crashBound+2*time.Second)
 	for _, a := range store {
-		d := waitServedBy(t, l, a, survivor, fault, 10*time.Second)
-		t.Logf("second client served %s by %s %d ms after the kill", a, survivor, d.Milliseconds())
+		if who := l.WaitServedOnLink2(a, 10*time.Second); who != survivor {
+			t.Errorf("second client: %s served by %q; want %s", a, who, survivor)
+		}
 	}
 	watchIfaceSettled(t, l, store, survivor, settle)
 	checkNotForbidden(t, l)
