@@ -63,44 +63,128 @@ func (l *Lab) holdersWhere(match func(netip.Addr) bool, onlyUp bool) (map[netip.
 	return out, nil
 }
 
+// Placement is one interface of one node on which an address is bound.
+type Placement struct {
+	Node  string
+	Iface string
+	Up    bool // the interface is administratively up and has carrier
+}
+
+func (p Placement) String() string {
+	s := p.Node + "/" + p.Iface
+	if !p.Up {
+		s += "(down)"
+	}
+	return s
+}
+
+// PlacementsOf returns, for each of addrs some node holds, on which
+// interface of which node it is bound, whatever the interface's state, in
+// node order. Addresses no node holds are absent from the map. Safe to
+// call from any goroutine.
+func (l *Lab) PlacementsOf(addrs []netip.Addr) (map[netip.Addr][]Placement, error) {
+	want := make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		want[a] = true
+	}
+	out := make(map[netip.Addr][]Placement)
+	for _, n := range l.nodes {
+		bound, err := nodeBound(n.ns, true)
+		if err != nil {
+			return nil, fmt.Errorf("addresses of %s: %w", n.name, err)
+		}
+		for _, b := range bound {
+			if want[b.addr] {
+				out[b.addr] = append(out[b.addr], Placement{Node: n.name, Iface: b.iface, Up: b.up})
+			}
+		}
+	}
+	return out, nil
+}
+
+// HoldersOn is HoldersOfAll counting only interface iface (whatever its
+// state): the nodes that hold each of addrs there.
+func (l *Lab) HoldersOn(addrs []netip.Addr, iface string) (map[netip.Addr][]string, error) {
+	placed, err := l.PlacementsOf(addrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr][]string)
+	for a, ps := range placed {
+		for _, p := range ps {
+			if p.Iface == iface {
+				out[a] = append(out[a], p.Node)
+			}
+		}
+	}
+	return out, nil
+}
+
 // nodeAddrs is the set of addresses in ns (on interfaces that are up, if
 // onlyUp), from one consistent dump.
 func nodeAddrs(ns *NS, onlyUp bool) (map[netip.Addr]bool, error) {
-	var held map[netip.Addr]bool
+	bound, err := nodeBound(ns, onlyUp)
+	if err != nil {
+		return nil, err
+	}
+	held := make(map[netip.Addr]bool, len(bound))
+	for _, b := range bound {
+		if !onlyUp || b.up {
+			held[b.addr] = true
+		}
+	}
+	return held, nil
+}
+
+// bound is one address of a namespace; iface and up are set only when the
+// dump read the links.
+type bound struct {
+	addr  netip.Addr
+	iface string
+	up    bool
+}
+
+// nodeBound is every address in ns, from one consistent dump, with its
+// interface's name and state if withLinks.
+func nodeBound(ns *NS, withLinks bool) ([]bound, error) {
+	var out []bound
 	err := ns.withNetlink(func(h *netlink.Handle) error {
 		var last error
 		for range dumpRetries {
-			held, last = dumpAddrs(h, onlyUp)
+			out, last = dumpAddrs(h, withLinks)
 			if !errors.Is(last, netlink.ErrDumpInterrupted) {
 				return last
 			}
 		}
 		return fmt.Errorf("%d dumps in a row interrupted: %w", dumpRetries, last)
 	})
-	return held, err
+	return out, err
 }
 
-func dumpAddrs(h *netlink.Handle, onlyUp bool) (map[netip.Addr]bool, error) {
-	up := map[int]bool{}
-	if onlyUp {
-		links, err := h.LinkList()
+func dumpAddrs(h *netlink.Handle, withLinks bool) ([]bound, error) {
+	type linkInfo struct {
+		name string
+		up   bool
+	}
+	links := map[int]linkInfo{}
+	if withLinks {
+		list, err := h.LinkList()
 		if err != nil {
 			return nil, err
 		}
-		for _, link := range links {
+		for _, link := range list {
 			a := link.Attrs()
-			up[a.Index] = a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
+			links[a.Index] = linkInfo{a.Name, a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)}
 		}
 	}
 	list, err := h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, err
 	}
-	held := make(map[netip.Addr]bool, len(list))
+	out := make([]bound, 0, len(list))
 	for _, a := range list {
-		if !onlyUp || up[a.LinkIndex] {
-			held[addrOf(a)] = true
-		}
+		li := links[a.LinkIndex]
+		out = append(out, bound{addr: addrOf(a), iface: li.name, up: li.up})
 	}
-	return held, nil
+	return out, nil
 }

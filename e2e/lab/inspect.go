@@ -45,15 +45,7 @@ func HealthURL(port int) string { return "http://" + hostPort("127.0.0.1", port)
 // NodeMAC is the hardware address of node i's eth0.
 func (l *Lab) NodeMAC(i int) net.HardwareAddr {
 	l.t.Helper()
-	var mac net.HardwareAddr
-	err := l.nodes[i].ns.withNetlink(func(h *netlink.Handle) error {
-		link, err := h.LinkByName("eth0")
-		if err != nil {
-			return err
-		}
-		mac = link.Attrs().HardwareAddr
-		return nil
-	})
+	mac, err := linkMAC(l.nodes[i].ns, "eth0")
 	if err != nil {
 		l.t.Fatalf("NodeMAC(%d): %v", i, err)
 	}
@@ -72,13 +64,22 @@ func (n Neigh) String() string { return fmt.Sprintf("%s %s", n.MAC, n.State) }
 // whether there is one.
 func (l *Lab) ClientNeigh(addr netip.Addr) (Neigh, bool) {
 	l.t.Helper()
+	n, ok, err := neighOf(l.client, addr)
+	if err != nil {
+		l.t.Fatalf("ClientNeigh(%s): %v", addr, err)
+	}
+	return n, ok
+}
+
+// neighOf is ns's neighbour-cache entry for addr, and whether there is one.
+func neighOf(ns *NS, addr netip.Addr) (Neigh, bool, error) {
 	family := netlink.FAMILY_V4
 	if addr.Is6() {
 		family = netlink.FAMILY_V6
 	}
 	var got Neigh
 	var found bool
-	err := l.client.withNetlink(func(h *netlink.Handle) error {
+	err := ns.withNetlink(func(h *netlink.Handle) error {
 		list, err := h.NeighList(0, family)
 		if err != nil {
 			return err
@@ -90,10 +91,7 @@ func (l *Lab) ClientNeigh(addr netip.Addr) (Neigh, bool) {
 		}
 		return nil
 	})
-	if err != nil {
-		l.t.Fatalf("ClientNeigh(%s): %v", addr, err)
-	}
-	return got, found
+	return got, found, err
 }
 
 func neighState(s int) string {

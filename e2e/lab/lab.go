@@ -58,6 +58,14 @@ type Options struct {
 	// Services.
 	PoolObjects bool
 
+	// SecondLink adds a second segment (link2.go): a bridge br1, an
+	// interface SecondInterface (eth1) in the nodes SecondLinkNodes names
+	// plugged into it, and a second client on it (ServedOnLink2).
+	SecondLink bool
+	// SecondLinkNodes are the indexes of the nodes that get
+	// SecondInterface; nil means every node. Only with SecondLink.
+	SecondLinkNodes []int
+
 	// HA runs a kube-apiserver in every node namespace (ha.go), all on
 	// the one etcd, instead of one in the API namespace: the kubeconfigs
 	// name HAServerName, every daemon gets --api-server for its own API
@@ -115,6 +123,7 @@ type Lab struct {
 	vipkeeperBin, apiserverBin string
 	pki                        *pki
 	br, api, client            *NS
+	client2                    *NS      // the second segment's client (nil without SecondLink)
 	nsNames                    []string // every namespace this lab creates, for teardown
 	nodes                      []*node
 	admin                      *kubernetes.Clientset
@@ -148,6 +157,9 @@ func Start(t testing.TB, opts Options) *Lab {
 	}
 	if opts.HA && opts.Audit {
 		t.Fatalf("lab: Audit needs the single API server, not HA")
+	}
+	if err := opts.checkLink2(); err != nil {
+		t.Fatalf("lab: %v", err)
 	}
 	reapStale(t.Logf)
 	vk, apiserver, err := getBinaries()
@@ -219,7 +231,11 @@ func (l *Lab) startProc(name string, ns *NS, env []string, onExit func(*proc, bo
 
 // up builds the topology, the control plane and the nodes.
 func (l *Lab) up(ctx context.Context) error {
-	for _, r := range append([]string{"br", "api", "cl"}, nodeRoles(l.opts.Nodes)...) {
+	roles := []string{"br", "api", "cl"}
+	if l.opts.SecondLink {
+		roles = append(roles, "cl2")
+	}
+	for _, r := range append(roles, nodeRoles(l.opts.Nodes)...) {
 		l.nsNames = append(l.nsNames, l.nsName(r))
 	}
 	if err := l.writeState(l.nsNames); err != nil { // before creating anything the reaper must find
@@ -243,6 +259,11 @@ func (l *Lab) up(ctx context.Context) error {
 	}
 	if err := plug(l.br, port{ns: l.client, peer: "cl", addr4: clientAddr4, addr6: clientAddr6, sysctl: clientSysctls}); err != nil {
 		return err
+	}
+	if l.opts.SecondLink {
+		if err := l.upLink2(); err != nil {
+			return fmt.Errorf("second segment: %w", err)
+		}
 	}
 	if l.pki, err = newPKI(l.Dir, net.IP(apiAddr4.AsSlice())); err != nil {
 		return err

@@ -20,6 +20,7 @@ type node struct {
 	name       string
 	ns         *NS
 	port       port
+	port2      *port // on the second segment (link2.go); nil if the node has none
 	kubeconfig string
 	log        string // the daemon's log (all its runs, appended)
 	sick       string // while this file exists, the HTTP helper's /healthz fails
@@ -55,6 +56,13 @@ func (l *Lab) addNode(i int, name string) (*node, error) {
 	n.port = port{ns: ns, peer: name, addr4: nodeAddr4(i), addr6: nodeAddr6(i)}
 	if err := plug(l.br, n.port); err != nil {
 		return nil, err
+	}
+	if l.opts.hasLink2(i) {
+		p := link2Port(ns, i, name)
+		if err := plug(l.br, p); err != nil {
+			return nil, fmt.Errorf("%s: %w", SecondInterface, err)
+		}
+		n.port2 = &p
 	}
 	if n.kubeconfig, err = l.pki.kubeconfig(name+".kubeconfig", nodeSubject(name), l.serverURL()); err != nil {
 		return nil, err
@@ -222,6 +230,11 @@ func (l *Lab) NodeIndex(name string) int {
 		}
 	}
 	return -1
+}
+
+// NodeAddrs are node i's own addresses on eth0.
+func (l *Lab) NodeAddrs(i int) (v4, v6 netip.Addr) {
+	return l.nodes[i].port.addr4, l.nodes[i].port.addr6
 }
 
 // NodeLog is the path of node i's daemon log.

@@ -224,14 +224,15 @@ type Endpoint struct {
 // the EndpointSlice controller would — the lab runs no
 // kube-controller-manager. Endpoint k gets the address 203.0.113.(10+k):
 // documentation, and routed nowhere (only nodeName and readiness matter to
-// vipkeeper).
+// vipkeeper); at most maxEndpoints, so they stay below 203.0.113.128/25,
+// the second segment's (link2.go).
 func (l *Lab) SetEndpoints(namespace, service string, eps ...Endpoint) {
 	l.t.Helper()
 	if namespace == "" {
 		namespace = ServiceNamespace
 	}
-	if len(eps) > 200 {
-		l.t.Fatalf("SetEndpoints: %d endpoints; at most 200", len(eps))
+	if len(eps) > maxEndpoints {
+		l.t.Fatalf("SetEndpoints: %d endpoints; at most %d", len(eps), maxEndpoints)
 	}
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: service + "-lab", Namespace: namespace,
@@ -261,6 +262,9 @@ func (l *Lab) SetEndpoints(namespace, service string, eps ...Endpoint) {
 		l.t.Fatalf("SetEndpoints(%s/%s): %v", namespace, service, err)
 	}
 }
+
+// maxEndpoints keeps SetEndpoints' addresses within 203.0.113.10–.127.
+const maxEndpoints = 118
 
 // ClaimLeaseName is the name of addr's claim Lease: ClaimLeasePrefix and
 // the address's bytes in hex (4 for IPv4, 16 for IPv6).

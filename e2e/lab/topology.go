@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 )
@@ -58,13 +59,26 @@ func nodeAddr6(i int) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
-// port is one namespace plugged into the bridge.
+// port is one namespace plugged into a bridge: br0 through its eth0 unless
+// bridge and dev say otherwise (the second segment, link2.go).
 type port struct {
 	ns     *NS
 	peer   string // name of the veth end in the bridge namespace
 	addr4  netip.Addr
 	addr6  netip.Addr
 	sysctl []string // extra sysctls, applied before addresses are added
+	bridge string   // default "br0"
+	dev    string   // the interface in ns; default "eth0"
+	bits4  int      // prefix length of addr4; default prefix4
+}
+
+func (p port) bridgeName() string { return cmp.Or(p.bridge, "br0") }
+func (p port) devName() string    { return cmp.Or(p.dev, "eth0") }
+func (p port) bits() int {
+	if p.bits4 == 0 {
+		return prefix4
+	}
+	return p.bits4
 }
 
 // clientSysctls make the client's neighbour cache outlive any failover, so
@@ -76,33 +90,40 @@ var clientSysctls = []string{
 	"net.ipv6.neigh.eth0.gc_stale_time=3600",
 }
 
-// addBridge creates br0 in its namespace. Snooping is off so solicited-node
-// multicast (NDP) is flooded like on a dumb switch; STP is off so ports
-// forward at once. IPv6 is off in the bridge namespace so it adds no noise.
+// addBridge creates br0 in its namespace. IPv6 is off in the bridge
+// namespace so it adds no noise.
 func addBridge(br *NS) error {
 	if err := br.Sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"); err != nil {
 		return err
 	}
-	if err := br.IP("link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0"); err != nil {
-		return err
-	}
-	return br.IP("link", "set", "br0", "up")
+	return addBridgeNamed(br, "br0")
 }
 
-// plug creates eth0 in p.ns as a veth whose peer is a port of br0.
-func plug(br *NS, p port) error {
-	if err := br.IP("link", "add", p.peer, "type", "veth", "peer", "name", "eth0", "netns", p.ns.Name); err != nil {
+// addBridgeNamed creates one bridge. Snooping is off so solicited-node
+// multicast (NDP) is flooded like on a dumb switch; STP is off so ports
+// forward at once.
+func addBridgeNamed(br *NS, name string) error {
+	if err := br.IP("link", "add", name, "type", "bridge", "stp_state", "0", "mcast_snooping", "0"); err != nil {
 		return err
 	}
-	if err := br.IP("link", "set", p.peer, "master", "br0", "up"); err != nil {
+	return br.IP("link", "set", name, "up")
+}
+
+// plug creates p.dev in p.ns as a veth whose peer is a port of p.bridge.
+func plug(br *NS, p port) error {
+	dev := p.devName()
+	if err := br.IP("link", "add", p.peer, "type", "veth", "peer", "name", dev, "netns", p.ns.Name); err != nil {
+		return err
+	}
+	if err := br.IP("link", "set", p.peer, "master", p.bridgeName(), "up"); err != nil {
 		return err
 	}
 	// DAD off: addresses (and VIPs) are usable the moment they are added.
 	kv := append([]string{
 		"net.ipv6.conf.all.accept_dad=0",
 		"net.ipv6.conf.default.accept_dad=0",
-		"net.ipv6.conf.eth0.accept_dad=0",
-		"net.ipv6.conf.eth0.accept_ra=0",
+		"net.ipv6.conf." + dev + ".accept_dad=0",
+		"net.ipv6.conf." + dev + ".accept_ra=0",
 	}, p.sysctl...)
 	if err := p.ns.Sysctl(kv...); err != nil {
 		return err
@@ -113,14 +134,15 @@ func plug(br *NS, p port) error {
 	if err := addOwnAddrs(p); err != nil {
 		return err
 	}
-	return p.ns.IP("link", "set", "eth0", "up")
+	return p.ns.IP("link", "set", dev, "up")
 }
 
 // addOwnAddrs (re)adds a namespace's own addresses; `ip link set down`
 // flushes IPv6 addresses, so LinkUp calls it again, as a network manager would.
 func addOwnAddrs(p port) error {
-	if err := p.ns.IP("addr", "replace", fmt.Sprintf("%s/%d", p.addr4, prefix4), "dev", "eth0"); err != nil {
+	dev := p.devName()
+	if err := p.ns.IP("addr", "replace", fmt.Sprintf("%s/%d", p.addr4, p.bits()), "dev", dev); err != nil {
 		return err
 	}
-	return p.ns.IP("-6", "addr", "replace", fmt.Sprintf("%s/%d", p.addr6, prefix6), "dev", "eth0", "nodad")
+	return p.ns.IP("-6", "addr", "replace", fmt.Sprintf("%s/%d", p.addr6, prefix6), "dev", dev, "nodad")
 }
