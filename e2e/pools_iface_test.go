@@ -30,7 +30,7 @@ func startIfaceLab(t *testing.T, link2 []int) *lab.Lab {
 	if !lab.DaemonHasFlag(t, "--services-pool-objects") {
 		t.Skip("vipkeeper run has no --services-pool-objects")
 	}
-	l := lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, PoolObjects: true, SecondLink: true, SecondLinkNodes: link2})
+	l := lab.Start(t, lab.Options{Services: true, NoControlPlaneVIP: true, PoolObjects: true, SecondLink: true, SecondLinkNodes: link2, Audit: true})
 	for _, p := range []lab.Pool{
 		{Name: "lab4", Addresses: []string{lab.ServicePool4.String()}},
 		{Name: "lab6", Addresses: []string{lab.ServicePool6.String()}},
@@ -147,6 +147,8 @@ func TestServicesPoolInterface(t *testing.T) {
 		t.Errorf("node Lease of %s: %s = %q (%v) with every link up; want empty", victim, lab.AnnotationLinksDown, down, err)
 	}
 	pids := l.PIDs()
+	checkQuietAPI(t, l, ifaceQuiet)
+	faultAPI := scrapeAPI(t, l)
 
 	// eth1 down on the announcer of store[0].
 	probes := map[netip.Addr]func() (string, time.Duration, error){}
@@ -166,6 +168,13 @@ func TestServicesPoolInterface(t *testing.T) {
 	checkServedAway(t, probes, after, crashBound)
 	d := waitLinksDown(t, victim, linksDown)
 	t.Logf("%s's node Lease names %s down %d ms after the fault, and %s still holds it", victim, lab.SecondInterface, d.Milliseconds(), victim)
+	moved := 0
+	for _, a := range store {
+		if after[a] != before[a] {
+			moved++
+		}
+	}
+	t.Logf("the requests from the fault until every address was placed again (%d moved): %s", moved, apiDelta(faultAPI, scrapeAPI(t, l)))
 
 	// Back up: the annotation clears; the addresses stay where they are
 	// or come back, each on one node's eth1.

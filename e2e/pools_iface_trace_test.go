@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -223,4 +224,42 @@ func checkServedAway(t *testing.T, probes map[netip.Addr]func() (string, time.Du
 			t.Logf("second client served %s by %s %d ms after the fault", a, who, d.Milliseconds())
 		}
 	}
+}
+
+// ifaceQuiet is the window over which the pools' steady-state API cost is
+// measured: ten node-Lease renewals per node at the lab's retry period.
+const ifaceQuiet = 10 * time.Second
+
+// checkQuietAPI measures the daemons' API requests over a window with
+// nothing changing, with pool objects, Nodes and an interface per pool
+// watched, and holds each node to the services budget (scaleAPITarget).
+func checkQuietAPI(t *testing.T, l *lab.Lab, window time.Duration) {
+	t.Helper()
+	// The allocator writes a pool's usage at most every 10 s after the
+	// Services changed it: let that settle first.
+	time.Sleep(11 * time.Second)
+	before := scrapeAPI(t, l)
+	time.Sleep(window) // quiet: the test makes no request
+	load := scrapeAPI(t, l).Since(before)
+	t.Logf("API requests over %v with nothing changing, pools watched: %s", load.Window.Round(time.Millisecond), load)
+	if len(load.ByNode) == 0 {
+		t.Errorf("the audit log counted no request of the daemons in %v", load.Window)
+	}
+	for node, rate := range load.ByNode {
+		if rate > scaleAPITarget {
+			t.Errorf("%s made %.2f API requests/s with nothing changing; target ≤ %.1f per node", node, rate, scaleAPITarget)
+		}
+	}
+}
+
+// scrapeAPI scrapes the API server's counters and the audit log.
+func scrapeAPI(t *testing.T, l *lab.Lab) lab.APICounts {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := l.APIRequests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
