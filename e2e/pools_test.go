@@ -45,6 +45,8 @@ func TestAddressPoolSchema(t *testing.T) {
 		{"bad namespace", lab.Pool{Name: "badns", Addresses: []string{"203.0.113.128/25"}, Namespaces: []string{"Team_A"}}, "spec.namespaces"},
 		{"unknown field", lab.Pool{Name: "unknown", Addresses: []string{"203.0.113.128/25"}, Extra: map[string]any{"color": "blue"}}, "unknown field"},
 		{"interface too long", lab.Pool{Name: "longif", Addresses: []string{"203.0.113.128/25"}, Extra: map[string]any{"interface": "a-very-long-interface"}}, "spec.interface"},
+		{"interface alias with a colon", lab.Pool{Name: "aliasif", Addresses: []string{"203.0.113.128/25"}, Extra: map[string]any{"interface": "eth0:1"}}, "spec.interface"},
+		{"interface with a slash", lab.Pool{Name: "slashif", Addresses: []string{"203.0.113.128/25"}, Extra: map[string]any{"interface": "a/b"}}, "spec.interface"},
 		{"placement is schema-valid", lab.Pool{Name: "placed", Addresses: []string{"203.0.113.128/25"},
 			Extra: map[string]any{"interface": "eth1", "preferredNodes": []any{"node-1"},
 				"nodeSelector": map[string]any{"matchLabels": map[string]any{"vipkeeper.io/segment": "b"}}}}, ""},
