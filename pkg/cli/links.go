@@ -35,7 +35,10 @@ func newLinks(cfg *config.Config, to reports, binder *vip.Binder, ann *announce.
 		lc.WatchLink = func(ctx context.Context, iface string, report func(bool, string)) {
 			health.WatchLink(ctx, iface, report, log.With("component", "links"))
 		}
-		lc.OnLink = to.services.LinkState
+		lc.OnLink = func(iface string, up bool) {
+			to.metrics.PoolLink(iface, up)
+			to.services.LinkState(iface, up)
+		}
 	}
 	return links.New(lc, log)
 }

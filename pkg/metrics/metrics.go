@@ -72,6 +72,7 @@ type Metrics struct {
 	allocator         prometheus.Gauge
 	poolAddresses     *prometheus.GaugeVec
 	poolsDiffer       prometheus.Gauge
+	poolLinkUp        *prometheus.GaugeVec
 
 	mu    sync.Mutex // guards the fields below
 	apiUp bool
@@ -134,13 +135,15 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 		Help: "Addresses of a LoadBalancer pool and family: usable in total, and allocated; exported by the allocator node only."}, []string{"pool", "family", "state"})
 	m.poolsDiffer = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "services", Name: "pools_differ",
 		Help: "1 while this node's --services-pool flags differ from the allocator node's (every node must run the same pools)."})
+	m.poolLinkUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "services", Name: "pool_interface_up",
+		Help: "1 while a link an AddressPool names (spec.interface) is up on this node, else 0: the node announces that pool's addresses only while it is up."}, []string{"interface"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help: "Always 1; the labels say which build runs."}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(cfg.Build.Version, cfg.Build.Commit, cfg.Build.GoVersion).Set(1)
 
 	for _, c := range []prometheus.Collector{leader, m.leaderTransitions, m.leaderSince, m.renewDuration, m.renewFailures,
 		m.vipBound, m.vipBind, m.vipUnbind, m.vipRestored, m.vipContested, m.probeSuccess, m.probeDuration, m.healthy,
-		m.apiReachable, m.apiRecoveries, m.doctorFindings, m.serviceVIPs, m.allocator, m.poolAddresses, m.poolsDiffer, build} {
+		m.apiReachable, m.apiRecoveries, m.doctorFindings, m.serviceVIPs, m.allocator, m.poolAddresses, m.poolsDiffer, m.poolLinkUp, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

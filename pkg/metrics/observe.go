@@ -115,6 +115,9 @@ func (m *Metrics) ServiceVIPs(bound, claimed, addresses int, allocator bool) {
 // allocator node's.
 func (m *Metrics) PoolsDiffer(differ bool) { m.poolsDiffer.Set(boolf(differ)) }
 
+// PoolLink records the state of a pool's interface on this node.
+func (m *Metrics) PoolLink(iface string, up bool) { m.poolLinkUp.WithLabelValues(iface).Set(boolf(up)) }
+
 // poolFamily is one pool and family of vipkeeper_services_pool_addresses.
 type poolFamily struct{ pool, family string }
 
