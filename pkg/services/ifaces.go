@@ -82,14 +82,16 @@ func (c *Controller) publishLinks() {
 }
 
 // NodeLeaseAnnotations are the annotations of this node's Lease
-// (election.Config.Annotations): the pool interfaces that are down. Safe
-// for concurrent use.
+// (election.Config.Annotations): the pool interfaces that are down. Until
+// the loop has read the pools it says nothing, so a restart leaves what
+// the last run published in place rather than clearing it for a renewal
+// or two. Safe for concurrent use.
 func (in *Inbox) NodeLeaseAnnotations() map[string]string {
-	v := ""
-	if p := in.published.Load(); p != nil {
-		v = *p
+	p := in.published.Load()
+	if p == nil {
+		return nil
 	}
-	return map[string]string{AnnotationLinksDown: v}
+	return map[string]string{AnnotationLinksDown: *p}
 }
 
 // parseLinksDown reads AnnotationLinksDown: the names, without empty
@@ -156,7 +158,7 @@ func (c *Controller) setPoolIfaces(ifaces map[string]string) {
 		}
 	}
 	slices.Sort(list)
-	if slices.Equal(list, c.poolIfaceList) {
+	if slices.Equal(list, c.poolIfaceList) && c.published.Load() != nil {
 		return
 	}
 	c.poolIfaceList = list
