@@ -109,6 +109,12 @@ func startNode(t *testing.T, client kubernetes.Interface, name string, defaultCl
 // startNodeWith is startNode with the configuration changed by tweak.
 func startNodeWith(t *testing.T, client kubernetes.Interface, name string, tweak func(*Config)) *node {
 	t.Helper()
+	return startNodeDeps(t, client, name, tweak, func(*Deps) {})
+}
+
+// startNodeDeps is startNodeWith with the dependencies changed by deps.
+func startNodeDeps(t *testing.T, client kubernetes.Interface, name string, tweak func(*Config), deps func(*Deps)) *node {
+	t.Helper()
 	n := &node{name: name, binder: &fakeBinder{}, links: &fakeLinks{}, done: make(chan error, 1)}
 	lease := &fakeNodeLease{client: client, node: name, period: 100 * time.Millisecond}
 	cfg := Config{
@@ -117,7 +123,9 @@ func startNodeWith(t *testing.T, client kubernetes.Interface, name string, tweak
 		Healthy: true,
 	}
 	tweak(&cfg)
-	ctrl, err := New(cfg, Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease, Links: n.links}, nil, slog.New(slog.DiscardHandler))
+	d := Deps{Client: client, Informers: client, Binder: n.binder, NodeLease: lease, Links: n.links}
+	deps(&d)
+	ctrl, err := New(cfg, d, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
